@@ -1,0 +1,26 @@
+/* dsn.h: reading DATABASE_URL into which store to use and how to reach it. */
+#ifndef WEBAPI_DSN_H
+#define WEBAPI_DSN_H
+
+#include <stddef.h>
+
+enum db_kind { DB_SQLITE, DB_POSTGRES };
+
+struct db_config {
+	enum db_kind kind;
+	/* SQLite: the file path. PostgreSQL: the string handed to libpq as is
+	 * (a postgresql:// URI or a keyword/value string). */
+	char target[4096];
+	/* The same, safe to log: any password replaced by "****". */
+	char masked[4096 + 64];
+};
+
+/* Parses url (NULL or empty: the embedded default file default_sqlite_path).
+ * Returns 0, or -1 with a reason in error. */
+int db_config_parse(const char *url, const char *default_sqlite_path, struct db_config *config,
+		    char *error, size_t error_size);
+
+/* Copies url into out with any password masked ("user:****@", "password=****"). */
+void dsn_mask_password(const char *url, char *out, size_t out_size);
+
+#endif

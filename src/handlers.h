@@ -1,0 +1,37 @@
+/* handlers.h: what each endpoint answers, built with json-c; shared by the FastCGI and CGI modes. */
+#ifndef WEBAPI_HANDLERS_H
+#define WEBAPI_HANDLERS_H
+
+#include <stddef.h>
+
+#include "dsn.h"
+
+struct http_request {
+	const char *method;
+	const char *request_uri;
+	const char *script_name;
+	const char *path_info;
+	const char *query_string;
+};
+
+struct http_response {
+	int status;
+	int is_head;	   /* the headers of the GET answer, no body */
+	const char *body; /* valid until the next app_handle call */
+	size_t body_length;
+};
+
+struct app;
+
+/* Opens the store (one handle per process: call it after the fork) and
+ * builds the constant bodies. NULL with a reason in error. */
+struct app *app_create(const struct db_config *config, char *error, size_t error_size);
+void app_destroy(struct app *app);
+
+void app_handle(struct app *app, const struct http_request *request, struct http_response *response);
+
+/* The CGI/FastCGI response head ("Status: ...", Content-Type,
+ * Content-Length, Allow on 405, blank line). Returns its length. */
+size_t format_response_head(const struct http_response *response, char *out, size_t out_size);
+
+#endif

@@ -1,0 +1,319 @@
+/* listener.c: where FastCGI connections come from, and taking each one with deadlines and address checks. */
+#include "listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define SYSTEMD_FIRST_FD 3
+
+static int is_listening_socket(int fd)
+{
+	int listening = 0;
+	socklen_t length = sizeof listening;
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 && listening;
+}
+
+int inherited_listener(void)
+{
+	const char *fds = getenv("LISTEN_FDS");
+	const char *pid = getenv("LISTEN_PID");
+
+	if (fds != NULL && pid != NULL && atol(pid) == (long)getpid()) {
+		/* One socket per unit is what the shipped .socket file gives;
+		 * more would need a choice this program does not make. */
+		if (atoi(fds) != 1)
+			log_line("LISTEN_FDS=%s: serving only the first socket (fd %d)", fds, SYSTEMD_FIRST_FD);
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDNAMES");
+		if (is_listening_socket(SYSTEMD_FIRST_FD))
+			return SYSTEMD_FIRST_FD;
+		log_line("LISTEN_FDS is set but fd %d is not a listening socket", SYSTEMD_FIRST_FD);
+		return -1;
+	}
+	return is_listening_socket(STDIN_FILENO) ? STDIN_FILENO : -1;
+}
+
+int is_unix_listener(int fd)
+{
+	struct sockaddr_storage address;
+	socklen_t length = sizeof address;
+
+	return getsockname(fd, (struct sockaddr *)&address, &length) == 0 && address.ss_family == AF_UNIX;
+}
+
+/* libfcgi's FCGX_OpenSocket is not used here: it unlinks whatever file is
+ * at the path (a typo would delete it), exits the process on a bind error,
+ * binds ":PORT" to every interface and knows no IPv6. */
+static int bind_unix(const char *path, int backlog, char *error, size_t error_size)
+{
+	struct sockaddr_un address = {.sun_family = AF_UNIX};
+	struct stat status;
+	int fd = -1;
+
+	if (strlen(path) >= sizeof address.sun_path) {
+		snprintf(error, error_size, "socket path %s is too long (at most %zu bytes)", path,
+			 sizeof address.sun_path - 1);
+		return -1;
+	}
+	memcpy(address.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &status) == 0) {
+		if (!S_ISSOCK(status.st_mode)) {
+			snprintf(error, error_size, "%s exists and is not a socket; not replacing it", path);
+			return -1;
+		}
+		/* A socket file nobody answers on is left over from a crash. */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&address, sizeof address) == 0) {
+			close(probe);
+			snprintf(error, error_size, "%s is in use by another process", path);
+			return -1;
+		}
+		if (probe >= 0)
+			close(probe);
+		if (unlink(path) != 0) {
+			snprintf(error, error_size, "remove stale socket %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(error, error_size, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* The umask makes the socket 0660 from the start: a chmod after bind
+	 * would leave a moment when anyone may connect. */
+	mode_t previous_umask = umask(0117);
+	int bound = bind(fd, (struct sockaddr *)&address, sizeof address);
+	int bind_errno = errno;
+	umask(previous_umask);
+	if (bound != 0 || listen(fd, backlog) != 0) {
+		snprintf(error, error_size, "bind %s: %s", path, strerror(bound != 0 ? bind_errno : errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int bind_tcp(const char *address, int backlog, char *error, size_t error_size)
+{
+	char host[256];
+	const char *port;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *found = NULL;
+	int fd = -1;
+
+	if (address[0] == '[') {
+		const char *close_bracket = strchr(address, ']');
+		if (close_bracket == NULL || close_bracket[1] != ':' ||
+		    (size_t)(close_bracket - address - 1) >= sizeof host) {
+			snprintf(error, error_size, "listen address %s: use [IPv6]:PORT", address);
+			return -1;
+		}
+		snprintf(host, sizeof host, "%.*s", (int)(close_bracket - address - 1), address + 1);
+		port = close_bracket + 2;
+	} else {
+		const char *colon = strrchr(address, ':');
+		if ((size_t)(colon - address) >= sizeof host) {
+			snprintf(error, error_size, "listen address %s: host is too long", address);
+			return -1;
+		}
+		snprintf(host, sizeof host, "%.*s", (int)(colon - address), address);
+		port = colon + 1;
+	}
+	/* Only the loopback unless asked: a FastCGI port lets anyone who
+	 * reaches it set any CGI variable. */
+	if (host[0] == '\0')
+		snprintf(host, sizeof host, "127.0.0.1");
+	if (strcmp(host, "*") == 0)
+		snprintf(host, sizeof host, "0.0.0.0");
+	if (*port == '\0' || strspn(port, "0123456789") != strlen(port)) {
+		snprintf(error, error_size, "listen address %s: the port must be a number", address);
+		return -1;
+	}
+	int lookup = getaddrinfo(host, port, &hints, &found);
+	if (lookup != 0) {
+		snprintf(error, error_size, "listen address %s: %s", address, gai_strerror(lookup));
+		return -1;
+	}
+	fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int reuse = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse) != 0 ||
+	    bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
+		snprintf(error, error_size, "bind %s: %s", address, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(found);
+	return fd;
+}
+
+int bind_listener(const char *address, int backlog, char *error, size_t error_size)
+{
+	/* A path has a slash or no colon; HOST:PORT has a colon and no slash. */
+	if (strchr(address, '/') != NULL || strchr(address, ':') == NULL)
+		return bind_unix(address, backlog, error, error_size);
+	return bind_tcp(address, backlog, error, error_size);
+}
+
+struct allowed_peers {
+	size_t count;
+	struct sockaddr_storage addresses[];
+};
+
+/* libfcgi checks FCGI_WEB_SERVER_ADDRS inside its own accept, which this
+ * program replaces (see accept_connection); this is the same rule, for
+ * IPv4 and IPv6. */
+struct allowed_peers *allowed_peers_parse(const char *list, char *error, size_t error_size)
+{
+	size_t entries = 1;
+	struct allowed_peers *peers;
+
+	for (const char *c = list ? list : ""; *c != '\0'; c++)
+		entries += *c == ',';
+	peers = calloc(1, sizeof *peers + entries * sizeof peers->addresses[0]);
+	if (peers == NULL) {
+		snprintf(error, error_size, "out of memory");
+		return NULL;
+	}
+	for (const char *cursor = list ? list : ""; *cursor != '\0';) {
+		size_t length = strcspn(cursor, ",");
+		char text[INET6_ADDRSTRLEN + 1];
+		struct sockaddr_storage *slot = &peers->addresses[peers->count];
+
+		while (length > 0 && *cursor == ' ') {
+			cursor++;
+			length--;
+		}
+		if (length >= sizeof text) {
+			snprintf(error, error_size, "FCGI_WEB_SERVER_ADDRS: '%.*s' is not an address", (int)length,
+				 cursor);
+			goto fail;
+		}
+		snprintf(text, sizeof text, "%.*s", (int)length, cursor);
+		text[strcspn(text, " ")] = '\0';
+		if (text[0] != '\0') {
+			if (inet_pton(AF_INET, text, &((struct sockaddr_in *)slot)->sin_addr) == 1) {
+				slot->ss_family = AF_INET;
+			} else if (inet_pton(AF_INET6, text, &((struct sockaddr_in6 *)slot)->sin6_addr) == 1) {
+				slot->ss_family = AF_INET6;
+			} else {
+				snprintf(error, error_size, "FCGI_WEB_SERVER_ADDRS: '%s' is not an IP address", text);
+				goto fail;
+			}
+			peers->count++;
+		}
+		cursor += length;
+		if (*cursor == ',')
+			cursor++;
+	}
+	return peers;
+fail:
+	free(peers);
+	return NULL;
+}
+
+void allowed_peers_free(struct allowed_peers *peers)
+{
+	free(peers);
+}
+
+static int peer_allowed(const struct allowed_peers *peers, const struct sockaddr_storage *peer)
+{
+	if (peers == NULL || peers->count == 0 || peer->ss_family == AF_UNIX)
+		return 1;
+	for (size_t i = 0; i < peers->count; i++) {
+		const struct sockaddr_storage *allowed = &peers->addresses[i];
+		if (allowed->ss_family == AF_INET && peer->ss_family == AF_INET &&
+		    ((const struct sockaddr_in *)allowed)->sin_addr.s_addr ==
+			    ((const struct sockaddr_in *)peer)->sin_addr.s_addr)
+			return 1;
+		if (allowed->ss_family == AF_INET6 && peer->ss_family == AF_INET6 &&
+		    memcmp(&((const struct sockaddr_in6 *)allowed)->sin6_addr,
+			   &((const struct sockaddr_in6 *)peer)->sin6_addr, sizeof(struct in6_addr)) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void describe_peer(const struct sockaddr_storage *peer, char *out, size_t out_size)
+{
+	const void *address = peer->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)peer)->sin_addr
+							  : (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr;
+	if (inet_ntop(peer->ss_family, address, out, (socklen_t)out_size) == NULL)
+		snprintf(out, out_size, "?");
+}
+
+int accept_connection(int listen_fd, const struct allowed_peers *peers, int timeout_seconds)
+{
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t length = sizeof peer;
+		int fd = accept4(listen_fd, (struct sockaddr *)&peer, &length, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			switch (errno) {
+			case EINTR:
+				return -1;
+			/* The peer went away between the handshake and here. */
+			case ECONNABORTED:
+			case EPROTO:
+			case ENETDOWN:
+			case ENOPROTOOPT:
+			case EHOSTDOWN:
+			case ENONET:
+			case EHOSTUNREACH:
+			case EOPNOTSUPP:
+			case ENETUNREACH:
+				continue;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM: {
+				/* Out of descriptors or memory: pause instead of
+				 * spinning; connections wait in the backlog. */
+				struct timespec pause = {0, 100 * 1000 * 1000};
+				log_line("accept: %s; pausing 100 ms", strerror(errno));
+				nanosleep(&pause, NULL);
+				continue;
+			}
+			default:
+				return -1;
+			}
+		}
+		if (!peer_allowed(peers, &peer)) {
+			char shown[INET6_ADDRSTRLEN];
+			describe_peer(&peer, shown, sizeof shown);
+			log_line("refused a connection from %s: not in FCGI_WEB_SERVER_ADDRS", shown);
+			close(fd);
+			continue;
+		}
+		struct timeval timeout = {.tv_sec = timeout_seconds};
+		if (timeout_seconds > 0) {
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+		}
+		if (peer.ss_family != AF_UNIX) {
+			/* Each response goes out as whole records; Nagle would
+			 * only hold back the last one. */
+			int no_delay = 1;
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &no_delay, sizeof no_delay);
+		}
+		return fd;
+	}
+}

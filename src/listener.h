@@ -1,0 +1,34 @@
+/* listener.h: where FastCGI connections come from, and taking each one with deadlines and address checks. */
+#ifndef WEBAPI_LISTENER_H
+#define WEBAPI_LISTENER_H
+
+#include <stddef.h>
+
+/* fd 0 when the web server or spawn-fcgi handed us a listening socket
+ * there, fd 3 under systemd socket activation (LISTEN_FDS=1 for this pid),
+ * else -1: not a FastCGI launch. */
+int inherited_listener(void);
+
+/* Binds address: a unix socket path (made mode 0660) or HOST:PORT /
+ * :PORT (127.0.0.1 when no host is given; [v6]:PORT for IPv6). Returns the
+ * listening fd, or -1 with a reason in error. */
+int bind_listener(const char *address, int backlog, char *error, size_t error_size);
+
+/* Whether fd is a unix socket (for the log and the cleanup on exit). */
+int is_unix_listener(int fd);
+
+struct allowed_peers;
+
+/* FCGI_WEB_SERVER_ADDRS: the comma-separated front-end addresses allowed
+ * to connect over TCP; NULL or empty allows any. NULL return with a reason
+ * in error on a malformed list. */
+struct allowed_peers *allowed_peers_parse(const char *list, char *error, size_t error_size);
+void allowed_peers_free(struct allowed_peers *peers);
+
+/* Accepts one connection from an allowed peer, with receive and send
+ * timeouts of timeout_seconds so a silent or slow peer cannot hold the
+ * process. Returns the connected fd, -1 with errno EINTR when a signal
+ * arrived, or -1 with another errno for a listener that is broken. */
+int accept_connection(int listen_fd, const struct allowed_peers *peers, int timeout_seconds);
+
+#endif

@@ -1,0 +1,28 @@
+/* log.c: one line per event on stderr, prefixed with the process id. */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+
+void log_line(const char *format, ...)
+{
+	char line[1024];
+	int saved_errno = errno;
+	int prefix = snprintf(line, sizeof line, "webapi-fcgi[%ld]: ", (long)getpid());
+	va_list args;
+
+	va_start(args, format);
+	int body = vsnprintf(line + prefix, sizeof line - (size_t)prefix - 1, format, args);
+	va_end(args);
+
+	size_t length = (size_t)prefix + (body < 0 ? 0 : (size_t)body);
+	if (length > sizeof line - 2)
+		length = sizeof line - 2;
+	line[length++] = '\n';
+	/* A failed log write has nowhere else to go. */
+	if (write(STDERR_FILENO, line, length) < 0)
+		errno = saved_errno;
+	errno = saved_errno;
+}

@@ -1,0 +1,36 @@
+/* router.h: which endpoint a request is for, and its query parameters (pure functions). */
+#ifndef WEBAPI_ROUTER_H
+#define WEBAPI_ROUTER_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+enum endpoint { ENDPOINT_HELLO, ENDPOINT_ORDERS, ENDPOINT_HEALTH, ENDPOINT_NONE };
+
+struct route {
+	enum endpoint endpoint; /* ENDPOINT_NONE when status says why */
+	int status;		/* 200, or 400 / 404 / 405 */
+	int is_head;		/* answer with the GET headers and no body */
+};
+
+#define MAX_PAGE_LIMIT 500
+#define MAX_PAGE_OFFSET 2147483647LL
+
+/* The request path, decoded, without the query: from REQUEST_URI when the
+ * web server gives it (the client's own path, however the server split it
+ * into SCRIPT_NAME and PATH_INFO), else SCRIPT_NAME + PATH_INFO.
+ * Returns 0, or -1 for a path that cannot be decoded (bad or NUL escapes,
+ * too long). */
+int request_path(const char *request_uri, const char *script_name, const char *path_info, char *out,
+		 size_t out_size);
+
+struct route route_request(const char *method, const char *path);
+
+/* Reads "limit=L&offset=O" for /orders. An absent or empty query is the
+ * contract's default page; a missing parameter takes the contract's value
+ * (limit 100, offset 1000). Returns 0, or -1 with a message naming the
+ * parameter in error. */
+int parse_page_query(const char *query, struct order_page *page, char *error, size_t error_size);
+
+#endif

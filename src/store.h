@@ -1,0 +1,66 @@
+/* store.h: the small interface every database backend (one file each) implements. */
+#ifndef WEBAPI_STORE_H
+#define WEBAPI_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dsn.h"
+
+/* One row of the contract's query, as the backend read it. The strings
+ * belong to the backend and stay valid only during the row callback. */
+struct order_row {
+	int64_t id;
+	int64_t customer_id;
+	int64_t total_cents;
+	const char *status;
+	size_t status_len;
+	/* The database's own text form, e.g. "2026-10-15 03:37:37.629232";
+	 * timefmt.h turns it into the contract's ISO form. */
+	const char *created_at;
+};
+
+/* A page of orders. The contract's default page has its own fixed SQL text,
+ * so it is a flag rather than a limit/offset pair. */
+struct order_page {
+	int is_default; /* run the contract's query text exactly */
+	int64_t limit;
+	int64_t offset;
+};
+
+enum store_status {
+	STORE_OK = 0,
+	STORE_UNAVAILABLE, /* cannot reach the database now; retried on the next call */
+	STORE_QUERY_FAILED, /* reached it, but the query or a row was wrong */
+	STORE_ROW_REJECTED, /* the row callback said stop */
+};
+
+/* Returns 0 to go on, non-zero to stop the fetch (STORE_ROW_REJECTED). */
+typedef int (*order_row_fn)(void *context, const struct order_row *row);
+
+struct store;
+
+/* What a backend file exports; store.c picks one by the DSN's kind. */
+struct store_backend {
+	const char *name;
+	/* Opens and prepares; on failure writes a reason (never a password)
+	 * into error and returns NULL. A backend that can reconnect later may
+	 * instead return a handle that is not connected yet and say so in error. */
+	void *(*open)(const struct db_config *config, char *error, size_t error_size);
+	enum store_status (*fetch_orders)(void *handle, const struct order_page *page,
+					  order_row_fn on_row, void *context);
+	enum store_status (*ping)(void *handle);
+	void (*close)(void *handle);
+};
+
+extern const struct store_backend sqlite_backend;
+extern const struct store_backend pgsql_backend;
+
+struct store *store_open(const struct db_config *config, char *error, size_t error_size);
+enum store_status store_fetch_orders(struct store *store, const struct order_page *page,
+				     order_row_fn on_row, void *context);
+enum store_status store_ping(struct store *store);
+const char *store_name(const struct store *store);
+void store_close(struct store *store);
+
+#endif

@@ -1,0 +1,651 @@
+/* store_pgsql.c: the PostgreSQL store: one libpq connection per worker, bounded waits, reconnection. */
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+
+#define ORDERS_DEFAULT_SQL \
+	"SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT 100 OFFSET 1000"
+#define ORDERS_PAGE_SQL \
+	"SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT $1 OFFSET $2"
+#define PING_SQL "SELECT 1"
+
+/* libpq waits for a reply forever; a hung server (SIGSTOPped, stuck on I/O)
+ * must cost a request no more than this. */
+#define EXCHANGE_DEADLINE_MS 2000
+
+/* libpq's own bound on each connection attempt (per host of a multi-host
+ * string); a connect_timeout in the string or PGCONNECT_TIMEOUT wins. */
+#define DEFAULT_CONNECT_TIMEOUT "2"
+
+/* pg_type.h's INT8OID: the server headers are not part of libpq-dev. */
+#define INT8_OID 20
+
+#define REASON_SIZE 512
+
+enum { ORDERS_DEFAULT, ORDERS_PAGE, PREPARED_COUNT };
+
+struct prepared_query {
+	const char *name;
+	const char *sql;
+	int param_count;
+	const Oid *param_types;
+};
+
+static const Oid page_param_types[] = { INT8_OID, INT8_OID };
+
+static const struct prepared_query prepared_queries[PREPARED_COUNT] = {
+	[ORDERS_DEFAULT] = { "orders_default", ORDERS_DEFAULT_SQL, 0, NULL },
+	[ORDERS_PAGE] = { "orders_page", ORDERS_PAGE_SQL, 2, page_param_types },
+};
+
+enum { COLUMN_ID, COLUMN_CUSTOMER_ID, COLUMN_TOTAL_CENTS, COLUMN_STATUS, COLUMN_CREATED_AT, COLUMN_COUNT };
+
+static const char *const column_names[COLUMN_COUNT] = { "id", "customer_id", "total_cents", "status",
+							 "created_at" };
+
+/* How one attempt at a statement ended. LOST and TIMED_OUT both leave the
+ * store disconnected; they differ in whether retrying at once makes sense. */
+enum attempt_result {
+	ATTEMPT_OK,
+	ATTEMPT_QUERY_FAILED, /* the server answered with an error; the connection is fine */
+	ATTEMPT_LOST, /* cannot connect, or the connection broke */
+	ATTEMPT_TIMED_OUT, /* no answer before the deadline: the server hangs */
+};
+
+enum exchange_outcome { EXCHANGE_ANSWERED, EXCHANGE_LOST, EXCHANGE_TIMED_OUT };
+
+/* Either a prepared query (by index) or a one-off text query. */
+struct statement {
+	int prepared_index; /* into prepared_queries, or -1 */
+	const char *sql; /* when prepared_index is -1 */
+	int param_count;
+	const char *const *param_values;
+};
+
+struct pgsql_store {
+	PGconn *connection; /* NULL while the database is unreachable */
+	int is_prepared[PREPARED_COUNT]; /* on the current connection */
+	/* As libpq parsed it from the target, to scrub from any message we log. */
+	char *password;
+	/* The problem logged last: while the database is down every request
+	 * fails the same way, and one line per request would bury the cause. */
+	char last_problem[REASON_SIZE];
+	enum store_status last_problem_status;
+	struct db_config config;
+};
+
+/* CLOCK_MONOTONIC cannot fail on Linux; a wall-clock step must not move deadlines. */
+static int64_t monotonic_ms(void)
+{
+	struct timespec now = { 0, 0 };
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Copies a libpq message into one log-friendly line: newlines and tabs become
+ * single spaces, and every occurrence of secret becomes "****". */
+static void copy_scrubbed(char *out, size_t out_size, const char *text, const char *secret)
+{
+	size_t secret_length = secret == NULL ? 0 : strlen(secret);
+	size_t used = 0;
+
+	if (out_size == 0)
+		return;
+	while (*text != '\0' && used + 1 < out_size) {
+		if (secret_length > 0 && strncmp(text, secret, secret_length) == 0) {
+			for (const char *mask = "****"; *mask != '\0' && used + 1 < out_size; mask++)
+				out[used++] = *mask;
+			text += secret_length;
+		} else if (*text == '\n' || *text == '\t' || *text == '\r') {
+			if (used > 0 && out[used - 1] != ' ')
+				out[used++] = ' ';
+			text++;
+		} else {
+			out[used++] = *text++;
+		}
+	}
+	while (used > 0 && out[used - 1] == ' ')
+		used--;
+	out[used] = '\0';
+}
+
+/* libpq's parse errors quote pieces of the string, sometimes all of it,
+ * password included, and the password is unknown since parsing failed. A
+ * quoted piece is kept only if the masked string shows it too. */
+static void copy_quoted_redacted(char *out, size_t out_size, const char *text, const char *masked)
+{
+	char piece[REASON_SIZE];
+	size_t used = 0;
+
+	if (out_size == 0)
+		return;
+	while (*text != '\0' && used + 1 < out_size) {
+		const char *closing = *text == '"' ? strchr(text + 1, '"') : NULL;
+		if (closing == NULL) {
+			/* libpq ends its messages with a newline; a log line cannot hold one. */
+			out[used] = *text++;
+			if (out[used] == '\n')
+				out[used] = ' ';
+			used++;
+			continue;
+		}
+		size_t piece_length = (size_t)(closing - text - 1);
+		int is_shown = piece_length < sizeof piece;
+		if (is_shown) {
+			memcpy(piece, text + 1, piece_length);
+			piece[piece_length] = '\0';
+			/* One character ("=", ":") says where parsing stopped and reveals nothing. */
+			is_shown = piece_length <= 1 || strstr(masked, piece) != NULL;
+		}
+		used += (size_t)snprintf(out + used, out_size - used, "\"%s\"", is_shown ? piece : "****");
+		if (used >= out_size)
+			used = out_size - 1;
+		text = closing + 1;
+	}
+	while (used > 0 && out[used - 1] == ' ')
+		used--;
+	out[used] = '\0';
+}
+
+/* Checks the target's syntax up front, so a typo is reported at start-up
+ * rather than as an endless outage, and keeps the password for scrubbing. */
+static int read_connection_string(struct pgsql_store *store, char *error, size_t error_size)
+{
+	char *parse_error = NULL;
+	PQconninfoOption *options = PQconninfoParse(store->config.target, &parse_error);
+	int result = -1;
+
+	if (options == NULL) {
+		char reason[REASON_SIZE];
+		copy_quoted_redacted(reason, sizeof reason, parse_error != NULL ? parse_error : "out of memory",
+				     store->config.masked);
+		snprintf(error, error_size, "invalid PostgreSQL connection string %s: %s", store->config.masked,
+			 reason);
+		goto done;
+	}
+	for (const PQconninfoOption *option = options; option->keyword != NULL; option++) {
+		if (strcmp(option->keyword, "password") != 0 || option->val == NULL || option->val[0] == '\0')
+			continue;
+		store->password = strdup(option->val);
+		if (store->password == NULL) {
+			snprintf(error, error_size, "out of memory");
+			goto done;
+		}
+	}
+	result = 0;
+done:
+	PQfreemem(parse_error);
+	PQconninfoFree(options);
+	return result;
+}
+
+/* libpq prints server notices (a WARNING as the server shuts down) raw on
+ * stderr; they go through log_line like everything else. */
+static void log_notice(void *context, const char *message)
+{
+	const struct pgsql_store *store = context;
+	char line[REASON_SIZE];
+
+	copy_scrubbed(line, sizeof line, message, store->password);
+	log_line("PostgreSQL %s: %s", store->config.masked, line);
+}
+
+static void drop_connection(struct pgsql_store *store)
+{
+	PQfinish(store->connection);
+	store->connection = NULL;
+	memset(store->is_prepared, 0, sizeof store->is_prepared);
+}
+
+/* Returns 1 when the socket is ready, 0 at the deadline, -1 on error. */
+static int wait_for_socket(PGconn *connection, short events, int64_t deadline_ms)
+{
+	int socket_fd = PQsocket(connection);
+
+	if (socket_fd < 0)
+		return -1;
+	for (;;) {
+		int64_t remaining_ms = deadline_ms - monotonic_ms();
+		if (remaining_ms <= 0)
+			return 0;
+		struct pollfd poll_entry = { .fd = socket_fd, .events = events, .revents = 0 };
+		int ready = poll(&poll_entry, 1, (int)remaining_ms);
+		if (ready > 0)
+			return 1;
+		if (ready == 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/* Waits, at most EXCHANGE_DEADLINE_MS, for the answer to what was just sent
+ * (sent is the send call's return value) and keeps its first result. */
+static enum exchange_outcome exchange(PGconn *connection, int sent, PGresult **result_out)
+{
+	int64_t deadline_ms = monotonic_ms() + EXCHANGE_DEADLINE_MS;
+	PGresult *first_result = NULL;
+	int ready;
+
+	*result_out = NULL;
+	if (!sent)
+		return EXCHANGE_LOST;
+	/* Non-blocking mode: the request may still sit in libpq's buffer. Input
+	 * is read meanwhile, as libpq asks, so a talking server cannot deadlock us. */
+	for (;;) {
+		int flushed = PQflush(connection);
+		if (flushed == 0)
+			break;
+		if (flushed < 0)
+			goto lost;
+		ready = wait_for_socket(connection, POLLIN | POLLOUT, deadline_ms);
+		if (ready == 0)
+			goto timed_out;
+		if (ready < 0 || !PQconsumeInput(connection))
+			goto lost;
+	}
+	/* Reading until PQgetResult says NULL leaves the connection idle for the next statement. */
+	for (;;) {
+		while (PQisBusy(connection)) {
+			ready = wait_for_socket(connection, POLLIN, deadline_ms);
+			if (ready == 0)
+				goto timed_out;
+			if (ready < 0 || !PQconsumeInput(connection))
+				goto lost;
+		}
+		PGresult *result = PQgetResult(connection);
+		if (result == NULL)
+			break;
+		if (first_result == NULL)
+			first_result = result;
+		else
+			PQclear(result);
+	}
+	*result_out = first_result;
+	return first_result == NULL ? EXCHANGE_LOST : EXCHANGE_ANSWERED;
+timed_out:
+	PQclear(first_result);
+	return EXCHANGE_TIMED_OUT;
+lost:
+	PQclear(first_result);
+	return EXCHANGE_LOST;
+}
+
+/* An error answer that ends the session: the socket closed, SQLSTATE class
+ * 08 (connection exception) or 57P (the server shuts down or restarts). */
+static int ends_session(PGconn *connection, const PGresult *result)
+{
+	const char *sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+
+	if (PQstatus(connection) == CONNECTION_BAD)
+		return 1;
+	return sqlstate != NULL && (strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "57P", 3) == 0);
+}
+
+/* Finishes one exchange on the open connection and sorts out how it went.
+ * ATTEMPT_OK hands the result to the caller; otherwise reason says why, and
+ * a lost or hung connection has been dropped. */
+static enum attempt_result finish_exchange(struct pgsql_store *store, int sent, ExecStatusType expected,
+					   PGresult **result_out, char *reason, size_t reason_size)
+{
+	PGresult *result = NULL;
+	enum exchange_outcome outcome = exchange(store->connection, sent, &result);
+	enum attempt_result attempt = ATTEMPT_OK;
+
+	*result_out = NULL;
+	switch (outcome) {
+	case EXCHANGE_TIMED_OUT:
+		snprintf(reason, reason_size, "no answer within %d ms, connection dropped", EXCHANGE_DEADLINE_MS);
+		attempt = ATTEMPT_TIMED_OUT;
+		goto fail;
+	case EXCHANGE_LOST:
+		copy_scrubbed(reason, reason_size, PQerrorMessage(store->connection), store->password);
+		if (reason[0] == '\0')
+			snprintf(reason, reason_size, "connection lost");
+		attempt = ATTEMPT_LOST;
+		goto fail;
+	case EXCHANGE_ANSWERED:
+		break;
+	}
+	if (ends_session(store->connection, result)) {
+		copy_scrubbed(reason, reason_size, PQresultErrorMessage(result), store->password);
+		attempt = ATTEMPT_LOST;
+		goto fail;
+	}
+	if (PQresultStatus(result) != expected) {
+		copy_scrubbed(reason, reason_size, PQresultErrorMessage(result), store->password);
+		if (reason[0] == '\0')
+			snprintf(reason, reason_size, "unexpected answer %s", PQresStatus(PQresultStatus(result)));
+		attempt = ATTEMPT_QUERY_FAILED;
+		goto fail;
+	}
+	*result_out = result;
+	return ATTEMPT_OK;
+fail:
+	PQclear(result);
+	if (attempt == ATTEMPT_LOST || attempt == ATTEMPT_TIMED_OUT)
+		drop_connection(store);
+	return attempt;
+}
+
+/* Connects with libpq's blocking call, bounded by connect_timeout. Earlier
+ * keywords are defaults the expanded target overrides; later ones win over
+ * it. Multi-host strings reach libpq unchanged. */
+static enum attempt_result connect_store(struct pgsql_store *store, char *reason, size_t reason_size)
+{
+	const char *keywords[5];
+	const char *values[5];
+	size_t count = 0;
+	PGresult *result = NULL;
+	enum attempt_result attempt = ATTEMPT_LOST;
+
+	if (getenv("PGCONNECT_TIMEOUT") == NULL) {
+		keywords[count] = "connect_timeout";
+		values[count++] = DEFAULT_CONNECT_TIMEOUT;
+	}
+	keywords[count] = "fallback_application_name";
+	values[count++] = "webapi-fcgi";
+	keywords[count] = "dbname";
+	values[count++] = store->config.target;
+	/* The rows end up in JSON, which is UTF-8 whatever the database's encoding. */
+	keywords[count] = "client_encoding";
+	values[count++] = "UTF8";
+	keywords[count] = NULL;
+	values[count] = NULL;
+
+	store->connection = PQconnectdbParams(keywords, values, 1);
+	if (store->connection == NULL) {
+		snprintf(reason, reason_size, "out of memory");
+		return ATTEMPT_LOST;
+	}
+	if (PQstatus(store->connection) != CONNECTION_OK) {
+		copy_scrubbed(reason, reason_size, PQerrorMessage(store->connection), store->password);
+		goto fail;
+	}
+	PQsetNoticeProcessor(store->connection, log_notice, store);
+	/* Non-blocking sends keep a hung server's full socket buffer under the deadline too. */
+	if (PQsetnonblocking(store->connection, 1) != 0) {
+		copy_scrubbed(reason, reason_size, PQerrorMessage(store->connection), store->password);
+		goto fail;
+	}
+	/* created_at is handed on in the server's text form, which timefmt reads
+	 * as ISO; a role or database may have set another DateStyle. */
+	const char *date_style = PQparameterStatus(store->connection, "DateStyle");
+	if (date_style == NULL || strncmp(date_style, "ISO", 3) != 0) {
+		attempt = finish_exchange(store, PQsendQuery(store->connection, "SET DateStyle = ISO"),
+					  PGRES_COMMAND_OK, &result, reason, reason_size);
+		PQclear(result);
+		if (attempt != ATTEMPT_OK)
+			goto fail;
+	}
+	return ATTEMPT_OK;
+fail:
+	if (store->connection != NULL)
+		drop_connection(store);
+	return attempt == ATTEMPT_OK ? ATTEMPT_LOST : attempt;
+}
+
+/* Prepares, once per connection, the statements not prepared yet. A query
+ * error (no orders table yet) leaves them unprepared, so the next call tries again. */
+static enum attempt_result prepare_missing(struct pgsql_store *store, char *reason, size_t reason_size)
+{
+	for (int index = 0; index < PREPARED_COUNT; index++) {
+		const struct prepared_query *query = &prepared_queries[index];
+		PGresult *result = NULL;
+
+		if (store->is_prepared[index])
+			continue;
+		enum attempt_result attempt = finish_exchange(
+			store,
+			PQsendPrepare(store->connection, query->name, query->sql, query->param_count,
+				      query->param_types),
+			PGRES_COMMAND_OK, &result, reason, reason_size);
+		PQclear(result);
+		if (attempt != ATTEMPT_OK)
+			return attempt;
+		store->is_prepared[index] = 1;
+	}
+	return ATTEMPT_OK;
+}
+
+static int send_statement(PGconn *connection, const struct statement *statement)
+{
+	if (statement->prepared_index < 0)
+		return PQsendQueryParams(connection, statement->sql, statement->param_count, NULL,
+					 statement->param_values, NULL, NULL, 0);
+	return PQsendQueryPrepared(connection, prepared_queries[statement->prepared_index].name,
+				   statement->param_count, statement->param_values, NULL, NULL, 0);
+}
+
+static enum attempt_result attempt_statement(struct pgsql_store *store, const struct statement *statement,
+					     PGresult **result_out, char *reason, size_t reason_size)
+{
+	enum attempt_result attempt;
+
+	*result_out = NULL;
+	if (store->connection == NULL) {
+		attempt = connect_store(store, reason, reason_size);
+		if (attempt != ATTEMPT_OK)
+			return attempt;
+	}
+	if (statement->prepared_index >= 0) {
+		attempt = prepare_missing(store, reason, reason_size);
+		if (attempt != ATTEMPT_OK)
+			return attempt;
+	}
+	return finish_exchange(store, send_statement(store->connection, statement), PGRES_TUPLES_OK, result_out,
+			       reason, reason_size);
+}
+
+/* Runs statement, connecting first when down. A connection that died while
+ * idle (the server restarted) is only noticed now; one fresh connection and
+ * one retry let the first request after the restart succeed. A timeout is
+ * not retried: the server hangs, and a second try would double the wait. */
+static enum store_status run_statement(struct pgsql_store *store, const struct statement *statement,
+				       PGresult **result_out, char *reason, size_t reason_size)
+{
+	int was_connected = store->connection != NULL;
+	enum attempt_result attempt = attempt_statement(store, statement, result_out, reason, reason_size);
+
+	if (attempt == ATTEMPT_LOST && was_connected)
+		attempt = attempt_statement(store, statement, result_out, reason, reason_size);
+	switch (attempt) {
+	case ATTEMPT_OK:
+		return STORE_OK;
+	case ATTEMPT_QUERY_FAILED:
+		return STORE_QUERY_FAILED;
+	case ATTEMPT_LOST:
+	case ATTEMPT_TIMED_OUT:
+		break;
+	}
+	return STORE_UNAVAILABLE;
+}
+
+/* Logs a problem when it differs from the last one logged, and a recovery
+ * once. A successful ping proves the database reachable, not the orders
+ * query sound, so it does not end a query problem. */
+static void report_outcome(struct pgsql_store *store, enum store_status status, const char *reason,
+			   int proves_query)
+{
+	switch (status) {
+	case STORE_OK:
+	case STORE_ROW_REJECTED: /* the caller's decision, not the database's */
+		if (store->last_problem[0] == '\0' ||
+		    (!proves_query && store->last_problem_status != STORE_UNAVAILABLE))
+			return;
+		log_line("PostgreSQL %s: working again", store->config.masked);
+		store->last_problem[0] = '\0';
+		return;
+	case STORE_UNAVAILABLE:
+	case STORE_QUERY_FAILED:
+		break;
+	}
+	if (status == store->last_problem_status && strcmp(store->last_problem, reason) == 0)
+		return;
+	log_line("PostgreSQL %s: %s: %s", store->config.masked,
+		 status == STORE_UNAVAILABLE ? "unavailable" : "query failed", reason);
+	snprintf(store->last_problem, sizeof store->last_problem, "%s", reason);
+	store->last_problem_status = status;
+}
+
+static int parse_int64(const char *text, int64_t *value)
+{
+	char *end = NULL;
+
+	errno = 0;
+	long long parsed = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0')
+		return -1;
+	*value = (int64_t)parsed;
+	return 0;
+}
+
+/* Hands each row to on_row; the strings point into result, valid for the callback only. */
+static enum store_status deliver_rows(const PGresult *result, order_row_fn on_row, void *context,
+				      char *reason, size_t reason_size)
+{
+	int row_count = PQntuples(result);
+
+	if (PQnfields(result) != COLUMN_COUNT) {
+		snprintf(reason, reason_size, "expected %d columns, got %d", COLUMN_COUNT, PQnfields(result));
+		return STORE_QUERY_FAILED;
+	}
+	for (int row_index = 0; row_index < row_count; row_index++) {
+		int64_t integers[COLUMN_TOTAL_CENTS + 1];
+
+		for (int column = 0; column < COLUMN_COUNT; column++) {
+			if (PQgetisnull(result, row_index, column)) {
+				snprintf(reason, reason_size, "row %d: %s is NULL", row_index, column_names[column]);
+				return STORE_QUERY_FAILED;
+			}
+		}
+		for (int column = COLUMN_ID; column <= COLUMN_TOTAL_CENTS; column++) {
+			const char *text = PQgetvalue(result, row_index, column);
+			if (parse_int64(text, &integers[column]) != 0) {
+				snprintf(reason, reason_size, "row %d: %s is not an integer: %.40s", row_index,
+					 column_names[column], text);
+				return STORE_QUERY_FAILED;
+			}
+		}
+		const struct order_row row = {
+			.id = integers[COLUMN_ID],
+			.customer_id = integers[COLUMN_CUSTOMER_ID],
+			.total_cents = integers[COLUMN_TOTAL_CENTS],
+			.status = PQgetvalue(result, row_index, COLUMN_STATUS),
+			.status_len = (size_t)PQgetlength(result, row_index, COLUMN_STATUS),
+			.created_at = PQgetvalue(result, row_index, COLUMN_CREATED_AT),
+		};
+		if (on_row(context, &row) != 0)
+			return STORE_ROW_REJECTED;
+	}
+	return STORE_OK;
+}
+
+static void pgsql_close(void *handle)
+{
+	struct pgsql_store *store = handle;
+
+	if (store == NULL)
+		return;
+	if (store->connection != NULL)
+		drop_connection(store);
+	free(store->password);
+	free(store);
+}
+
+static void *pgsql_open(const struct db_config *config, char *error, size_t error_size)
+{
+	struct pgsql_store *store = calloc(1, sizeof *store);
+	char reason[REASON_SIZE] = "";
+
+	if (error_size > 0)
+		error[0] = '\0';
+	if (store == NULL) {
+		snprintf(error, error_size, "out of memory");
+		return NULL;
+	}
+	store->config = *config;
+	if (read_connection_string(store, error, error_size) != 0)
+		goto fail;
+	/* The worker must come up, and answer GET /, while the database is
+	 * down: an unreachable database yields a handle that connects later. */
+	enum attempt_result attempt = connect_store(store, reason, sizeof reason);
+	if (attempt == ATTEMPT_OK)
+		attempt = prepare_missing(store, reason, sizeof reason);
+	switch (attempt) {
+	case ATTEMPT_OK:
+		break;
+	case ATTEMPT_QUERY_FAILED:
+		report_outcome(store, STORE_QUERY_FAILED, reason, 1);
+		break;
+	case ATTEMPT_LOST:
+	case ATTEMPT_TIMED_OUT:
+		/* Not remembered as last_problem: the first failing request logs
+		 * it again, in case the caller does not log error for a live handle. */
+		snprintf(error, error_size, "PostgreSQL %s unreachable, retrying on each request: %s",
+			 config->masked, reason);
+		break;
+	}
+	return store;
+fail:
+	pgsql_close(store);
+	return NULL;
+}
+
+static enum store_status pgsql_fetch_orders(void *handle, const struct order_page *page, order_row_fn on_row,
+					    void *context)
+{
+	struct pgsql_store *store = handle;
+	char limit_text[24];
+	char offset_text[24];
+	const char *const page_values[] = { limit_text, offset_text };
+	struct statement statement = { ORDERS_DEFAULT, NULL, 0, NULL };
+	PGresult *result = NULL;
+	char reason[REASON_SIZE] = "";
+
+	if (!page->is_default) {
+		snprintf(limit_text, sizeof limit_text, "%" PRId64, page->limit);
+		snprintf(offset_text, sizeof offset_text, "%" PRId64, page->offset);
+		statement.prepared_index = ORDERS_PAGE;
+		statement.param_count = 2;
+		statement.param_values = page_values;
+	}
+	enum store_status status = run_statement(store, &statement, &result, reason, sizeof reason);
+	if (status == STORE_OK)
+		status = deliver_rows(result, on_row, context, reason, sizeof reason);
+	PQclear(result);
+	report_outcome(store, status, reason, 1);
+	return status;
+}
+
+static enum store_status pgsql_ping(void *handle)
+{
+	struct pgsql_store *store = handle;
+	struct statement statement = { -1, PING_SQL, 0, NULL };
+	PGresult *result = NULL;
+	char reason[REASON_SIZE] = "";
+	enum store_status status = run_statement(store, &statement, &result, reason, sizeof reason);
+
+	PQclear(result);
+	report_outcome(store, status, reason, 0);
+	return status;
+}
+
+const struct store_backend pgsql_backend = {
+	.name = "postgresql",
+	.open = pgsql_open,
+	.fetch_orders = pgsql_fetch_orders,
+	.ping = pgsql_ping,
+	.close = pgsql_close,
+};

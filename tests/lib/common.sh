@@ -1,0 +1,101 @@
+# common.sh: what every shell test shares: paths, free ports, temp dirs and a stack that is always stopped.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+RESPONDER="$ROOT/build/webapi-fcgi"
+# shellcheck source=tests/lib/tap.sh
+source "$ROOT/tests/lib/tap.sh"
+
+# Cleanups run in reverse order on any exit, failed or not.
+CLEANUPS=()
+on_exit() {
+	CLEANUPS+=("$1")
+}
+run_cleanups() {
+	local i
+	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${CLEANUPS[$i]}" >/dev/null 2>&1 || true
+	done
+}
+trap run_cleanups EXIT
+trap 'exit 130' INT TERM
+
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/webapi-test.XXXXXX")
+on_exit "rm -rf '$TEST_TMP'"
+
+# free_port [HOST]: a TCP port nothing listens on now.
+free_port() {
+	local host=${1:-127.0.0.1} port
+	for _ in $(seq 1 200); do
+		port=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+			echo "$port"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# seeded_database: path of a fresh embedded database with the contract's rows.
+seeded_database() {
+	local path="$TEST_TMP/orders-$RANDOM.db"
+	"$ROOT/scripts/seed-db" "$path" >/dev/null || bail_out "scripts/seed-db failed"
+	echo "$path"
+}
+
+# stack_up [VAR=VALUE...]: starts lighttpd + responders on a free port in
+# a temp dir; sets BASE_URL and STACK_DIR; stopped on exit.
+stack_up() {
+	local dir
+	dir=$(mktemp -d "$TEST_TMP/stack.XXXXXX")
+	local port
+	port=$(free_port) || bail_out "no free port"
+	BASE_URL=$(env "$@" STACK_DIR="$dir" PORT="$port" "$ROOT/scripts/stack" start) ||
+		bail_out "scripts/stack start failed"
+	STACK_DIR=$dir
+	on_exit "STACK_DIR='$dir' '$ROOT/scripts/stack' stop"
+}
+
+# stack_pids: every process of the stack in STACK_DIR (its session).
+stack_pids() {
+	local leader
+	leader=$(cat "$STACK_DIR/stack.pid" 2>/dev/null) || return 0
+	pgrep -s "$leader" || true
+}
+
+# worker_pids: the responders' worker processes (children of a supervisor).
+worker_pids() {
+	local supervisor
+	for supervisor in $(pgrep -s "$(cat "$STACK_DIR/stack.pid")" -f 'build/webapi-fcgi' || true); do
+		# A worker's parent is a webapi-fcgi process too.
+		local parent
+		parent=$(ps -o ppid= -p "$supervisor" | tr -d ' ')
+		if [[ "$(ps -o comm= -p "$parent" 2>/dev/null)" == webapi-fcgi ]]; then
+			echo "$supervisor"
+		fi
+	done
+}
+
+# http METHOD URL: prints "STATUS" then the headers and body to files
+# $TEST_TMP/headers and $TEST_TMP/body.
+http() {
+	curl -s -X "$1" -D "$TEST_TMP/headers" -o "$TEST_TMP/body" -w '%{http_code}' --max-time 10 "${@:3}" "$2"
+}
+header() {
+	grep -i "^$1:" "$TEST_TMP/headers" | head -n1 | cut -d' ' -f2- | tr -d '\r'
+}
+
+# expected_orders_json DB LIMIT OFFSET: the contract's bytes for those rows,
+# computed with the sqlite3 shell and awk, independently of the responder.
+expected_orders_json() {
+	sqlite3 -separator '|' "$1" \
+		"SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT $2 OFFSET $3" |
+		awk -F'|' 'BEGIN { printf "[" }
+		{
+			ts = $5; frac = "000"
+			if (index(ts, ".") > 0) { frac = substr(substr(ts, index(ts, ".") + 1) "000", 1, 3); ts = substr(ts, 1, index(ts, ".") - 1) }
+			sub(/ /, "T", ts)
+			printf "%s{\"id\":%s,\"customer_id\":%s,\"total_cents\":%s,\"status\":\"%s\",\"created_at\":\"%s.%sZ\"}", (NR > 1 ? "," : ""), $1, $2, $3, $4, ts, frac
+		}
+		END { printf "]" }'
+}
