@@ -269,6 +269,7 @@ int accept_connection(int listen_fd, const struct allowed_peers *peers, int time
 		if (fd < 0) {
 			switch (errno) {
 			case EINTR:
+			case EAGAIN:
 				return -1;
 			/* The peer went away between the handshake and here. */
 			case ECONNABORTED:
@@ -303,15 +304,17 @@ int accept_connection(int listen_fd, const struct allowed_peers *peers, int time
 			close(fd);
 			continue;
 		}
-		struct timeval timeout = {.tv_sec = timeout_seconds};
-		if (timeout_seconds > 0) {
+		if (peer.ss_family != AF_UNIX) {
+			/* A TCP connection inherits the listening socket's short
+			 * accept wake-up timeout; it gets the request timeout. A
+			 * unix one inherits nothing and costs no system call: the
+			 * supervisor's watchdog bounds it. */
+			struct timeval timeout = {.tv_sec = timeout_seconds};
+			int no_delay = 1;
 			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
 			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-		}
-		if (peer.ss_family != AF_UNIX) {
 			/* Each response goes out as whole records; Nagle would
 			 * only hold back the last one. */
-			int no_delay = 1;
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &no_delay, sizeof no_delay);
 		}
 		return fd;

@@ -25,10 +25,10 @@ struct allowed_peers;
 struct allowed_peers *allowed_peers_parse(const char *list, char *error, size_t error_size);
 void allowed_peers_free(struct allowed_peers *peers);
 
-/* Accepts one connection from an allowed peer, with receive and send
- * timeouts of timeout_seconds so a silent or slow peer cannot hold the
- * process. Returns the connected fd, -1 with errno EINTR when a signal
- * arrived, or -1 with another errno for a listener that is broken. */
+/* Accepts one connection from an allowed peer; a TCP one gets receive and
+ * send timeouts of timeout_seconds. Returns the connected fd; -1 with errno
+ * EINTR or EAGAIN when a signal or the listener's receive timeout woke it
+ * up; -1 with another errno for a listener that is broken. */
 int accept_connection(int listen_fd, const struct allowed_peers *peers, int timeout_seconds);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,13 +20,24 @@
 #define QUICK_DEATH_MS 1000
 #define FIRST_BACKOFF_MS 100
 #define MAX_BACKOFF_MS 10000
-/* How often stop signals are repeated while draining: a signal that lands
- * just before a worker enters accept() is only seen by the next one. */
-#define STOP_RESEND_MS 200
+/* How often the loop looks at the workers (watchdog, restarts). */
+#define TICK_MS 100
+/* Workers replaced by SIGHUP may still be finishing a request when the
+ * next SIGHUP comes: room for that many generations. */
+#define GENERATIONS 4
 
-struct worker_slot {
-	pid_t pid; /* 0: empty, to be started at restart_at_ms */
+/* One worker process, and its activity record shared with it. */
+struct worker {
+	pid_t pid; /* 0: record free */
+	int retiring; /* replaced (SIGHUP): finishing its request, not restarted */
 	long long started_at_ms;
+	struct worker_activity *activity;
+};
+
+/* One of the --workers positions: which record serves it, and when to
+ * start one if none does. */
+struct position {
+	struct worker *worker; /* NULL: empty */
 	long long restart_at_ms;
 	int quick_deaths;
 };
@@ -33,57 +45,90 @@ struct worker_slot {
 struct supervisor {
 	const struct options *options;
 	int listen_fd;
-	struct worker_slot *slots;
-	pid_t *retiring; /* replaced by SIGHUP, finishing their last request */
-	int retiring_count;
-	int retiring_capacity;
+	struct worker *workers; /* options->workers * GENERATIONS records */
+	int worker_capacity;
+	struct position *positions;
 	int stopping;
 	int exit_code;
 	long long stop_deadline_ms;
 };
 
-static long long now_ms(void)
+static struct worker *free_worker_record(struct supervisor *supervisor)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	for (int i = 0; i < supervisor->worker_capacity; i++)
+		if (supervisor->workers[i].pid == 0)
+			return &supervisor->workers[i];
+	return NULL;
 }
 
-static pid_t start_worker(struct supervisor *supervisor)
+static struct worker *start_worker(struct supervisor *supervisor)
 {
+	struct worker *worker = free_worker_record(supervisor);
 	pid_t parent = getpid();
-	pid_t pid = fork();
 
+	if (worker == NULL) {
+		log_line("%d workers are still finishing from earlier reloads; not starting more now",
+			 supervisor->worker_capacity);
+		return NULL;
+	}
+	worker->activity->busy_since_ms = 0;
+	pid_t pid = fork();
 	if (pid < 0) {
 		log_line("fork: %s", strerror(errno));
-		return -1;
+		return NULL;
 	}
-	if (pid > 0)
-		return pid;
-	/* A worker must not outlive a supervisor killed with SIGKILL. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != parent)
-		_exit(0);
-	_exit(run_fastcgi_worker(supervisor->listen_fd, supervisor->options));
+	if (pid == 0) {
+		/* A worker must not outlive a supervisor killed with SIGKILL. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(0);
+		_exit(run_fastcgi_worker(supervisor->listen_fd, supervisor->options, worker->activity));
+	}
+	worker->pid = pid;
+	worker->retiring = 0;
+	worker->started_at_ms = monotonic_ms();
+	return worker;
 }
 
-static void fill_empty_slots(struct supervisor *supervisor)
+static void fill_empty_positions(struct supervisor *supervisor)
 {
-	long long now = now_ms();
+	long long now = monotonic_ms();
 
 	for (int i = 0; i < supervisor->options->workers; i++) {
-		struct worker_slot *slot = &supervisor->slots[i];
-		if (slot->pid != 0 || slot->restart_at_ms > now)
+		struct position *position = &supervisor->positions[i];
+		if (position->worker != NULL || position->restart_at_ms > now)
 			continue;
-		pid_t pid = start_worker(supervisor);
-		if (pid < 0) {
-			slot->restart_at_ms = now + FIRST_BACKOFF_MS;
-			continue;
-		}
-		slot->pid = pid;
-		slot->started_at_ms = now;
+		position->worker = start_worker(supervisor);
+		if (position->worker == NULL)
+			position->restart_at_ms = now + FIRST_BACKOFF_MS;
 	}
+}
+
+static void signal_all(struct supervisor *supervisor, int signal_number)
+{
+	for (int i = 0; i < supervisor->worker_capacity; i++)
+		if (supervisor->workers[i].pid > 0)
+			kill(supervisor->workers[i].pid, signal_number);
+}
+
+static int live_workers(const struct supervisor *supervisor)
+{
+	int count = 0;
+
+	for (int i = 0; i < supervisor->worker_capacity; i++)
+		count += supervisor->workers[i].pid > 0;
+	return count;
+}
+
+static void begin_stop(struct supervisor *supervisor, int exit_code)
+{
+	if (supervisor->stopping)
+		return;
+	supervisor->stopping = 1;
+	supervisor->exit_code = exit_code;
+	/* In-flight requests get the request timeout to finish. */
+	supervisor->stop_deadline_ms = monotonic_ms() + (supervisor->options->request_timeout + 1) * 1000LL;
+	signal_all(supervisor, SIGTERM);
 }
 
 static void describe_exit(int status, char *out, size_t out_size)
@@ -94,69 +139,60 @@ static void describe_exit(int status, char *out, size_t out_size)
 		snprintf(out, out_size, "exited with status %d", WEXITSTATUS(status));
 }
 
-static void begin_stop(struct supervisor *supervisor, int exit_code)
+/* Schedules the position's next worker: at once, or after a growing
+ * delay when workers keep dying right after their start. */
+static void schedule_restart(struct position *position, const struct worker *dead, int status)
 {
-	if (!supervisor->stopping) {
-		supervisor->stopping = 1;
-		supervisor->exit_code = exit_code;
-		/* In-flight requests get the request timeout to finish. */
-		supervisor->stop_deadline_ms = now_ms() + (supervisor->options->request_timeout + 1) * 1000LL;
-	}
-}
+	char how[128];
+	long long now = monotonic_ms();
+	long long lived = now - dead->started_at_ms;
 
-static void signal_all(struct supervisor *supervisor, int signal_number)
-{
-	for (int i = 0; i < supervisor->options->workers; i++)
-		if (supervisor->slots[i].pid > 0)
-			kill(supervisor->slots[i].pid, signal_number);
-	for (int i = 0; i < supervisor->retiring_count; i++)
-		kill(supervisor->retiring[i], signal_number);
+	position->restart_at_ms = now;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		position->quick_deaths = 0; /* recycled after --max-requests */
+		return;
+	}
+	describe_exit(status, how, sizeof how);
+	if (lived >= QUICK_DEATH_MS) {
+		position->quick_deaths = 0;
+		log_line("worker %ld %s; restarting it", (long)dead->pid, how);
+		return;
+	}
+	position->quick_deaths++;
+	long long delay = FIRST_BACKOFF_MS;
+	for (int n = 1; n < position->quick_deaths && delay < MAX_BACKOFF_MS; n++)
+		delay *= 2;
+	if (delay > MAX_BACKOFF_MS)
+		delay = MAX_BACKOFF_MS;
+	position->restart_at_ms = now + delay;
+	log_line("worker %ld %s %lld ms after its start (%d in a row); restarting in %lld ms", (long)dead->pid, how,
+		 lived, position->quick_deaths, delay);
 }
 
 static void worker_exited(struct supervisor *supervisor, pid_t pid, int status)
 {
-	char how[128];
-	long long now = now_ms();
+	struct worker *worker = NULL;
 
-	for (int i = 0; i < supervisor->retiring_count; i++) {
-		if (supervisor->retiring[i] == pid) {
-			supervisor->retiring[i] = supervisor->retiring[--supervisor->retiring_count];
-			return;
-		}
-	}
+	for (int i = 0; i < supervisor->worker_capacity && worker == NULL; i++)
+		if (supervisor->workers[i].pid == pid)
+			worker = &supervisor->workers[i];
+	if (worker == NULL)
+		return;
+	struct worker dead = *worker;
+	worker->pid = 0;
+	if (dead.retiring || supervisor->stopping)
+		return;
 	for (int i = 0; i < supervisor->options->workers; i++) {
-		struct worker_slot *slot = &supervisor->slots[i];
-		if (slot->pid != pid)
+		struct position *position = &supervisor->positions[i];
+		if (position->worker != worker)
 			continue;
-		slot->pid = 0;
-		slot->restart_at_ms = now;
-		if (supervisor->stopping)
-			return;
-		int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-		if (clean) {
-			slot->quick_deaths = 0; /* recycled after --max-requests */
-			return;
-		}
-		describe_exit(status, how, sizeof how);
+		position->worker = NULL;
 		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_CONFIG) {
-			log_line("worker %ld %s: it cannot open its store (see above); stopping", (long)pid, how);
+			log_line("worker %ld cannot open its store (see above); stopping", (long)pid);
 			begin_stop(supervisor, 1);
 			return;
 		}
-		if (now - slot->started_at_ms < QUICK_DEATH_MS) {
-			slot->quick_deaths++;
-			long long delay = FIRST_BACKOFF_MS;
-			for (int n = 1; n < slot->quick_deaths && delay < MAX_BACKOFF_MS; n++)
-				delay *= 2;
-			if (delay > MAX_BACKOFF_MS)
-				delay = MAX_BACKOFF_MS;
-			slot->restart_at_ms = now + delay;
-			log_line("worker %ld %s %lld ms after its start (%d in a row); restarting in %lld ms",
-				 (long)pid, how, now - slot->started_at_ms, slot->quick_deaths, delay);
-		} else {
-			slot->quick_deaths = 0;
-			log_line("worker %ld %s; restarting it", (long)pid, how);
-		}
+		schedule_restart(position, &dead, status);
 		return;
 	}
 }
@@ -170,57 +206,78 @@ static void reap_workers(struct supervisor *supervisor)
 		worker_exited(supervisor, pid, status);
 }
 
-/* SIGHUP: a new worker takes each slot at once and the old one finishes
- * its request, so no request is dropped; the new processes reopen the
- * store (a replaced database file, a moved PostgreSQL). */
+/* --request-timeout: a worker busy with one connection for longer is
+ * killed and replaced; the web server sees the connection close. */
+static void end_stuck_requests(struct supervisor *supervisor)
+{
+	long long limit_ms = supervisor->options->request_timeout * 1000LL;
+	long long now = monotonic_ms();
+
+	for (int i = 0; i < supervisor->worker_capacity; i++) {
+		struct worker *worker = &supervisor->workers[i];
+		long long since = worker->activity->busy_since_ms;
+		if (worker->pid <= 0 || since == 0 || now - since <= limit_ms)
+			continue;
+		char request[sizeof worker->activity->request];
+		memcpy(request, worker->activity->request, sizeof request);
+		request[sizeof request - 1] = '\0';
+		log_line("worker %ld: request exceeded --request-timeout %d s, replacing the worker: %s",
+			 (long)worker->pid, supervisor->options->request_timeout, request);
+		kill(worker->pid, SIGKILL);
+		/* Once is enough; the exit is reaped like any other. */
+		worker->activity->busy_since_ms = 0;
+	}
+}
+
+/* SIGHUP: a new worker takes each position at once and the old one
+ * finishes its request, so no request is dropped; the new processes
+ * reopen the store (a replaced database file, a moved PostgreSQL). */
 static void replace_all_workers(struct supervisor *supervisor)
 {
 	log_line("SIGHUP: replacing %d workers", supervisor->options->workers);
 	for (int i = 0; i < supervisor->options->workers; i++) {
-		struct worker_slot *slot = &supervisor->slots[i];
-		if (slot->pid <= 0)
+		struct position *position = &supervisor->positions[i];
+		struct worker *old = position->worker;
+		if (old == NULL)
 			continue;
-		if (supervisor->retiring_count == supervisor->retiring_capacity) {
-			log_line("SIGHUP: %d workers still finishing from earlier reloads; not replacing more now",
-				 supervisor->retiring_count);
+		struct worker *replacement = start_worker(supervisor);
+		if (replacement == NULL)
 			return;
-		}
-		pid_t replacement = start_worker(supervisor);
-		if (replacement < 0)
-			continue;
-		kill(slot->pid, SIGTERM);
-		supervisor->retiring[supervisor->retiring_count++] = slot->pid;
-		slot->pid = replacement;
-		slot->started_at_ms = now_ms();
-		slot->quick_deaths = 0;
+		old->retiring = 1;
+		kill(old->pid, SIGTERM);
+		position->worker = replacement;
+		position->quick_deaths = 0;
 	}
 }
 
-static int live_workers(const struct supervisor *supervisor)
+static int allocate(struct supervisor *supervisor)
 {
-	int count = supervisor->retiring_count;
+	int workers = supervisor->options->workers;
+	size_t shared_size = (size_t)workers * GENERATIONS * sizeof(struct worker_activity);
 
-	for (int i = 0; i < supervisor->options->workers; i++)
-		count += supervisor->slots[i].pid > 0;
-	return count;
+	supervisor->worker_capacity = workers * GENERATIONS;
+	supervisor->workers = calloc((size_t)supervisor->worker_capacity, sizeof *supervisor->workers);
+	supervisor->positions = calloc((size_t)workers, sizeof *supervisor->positions);
+	/* Anonymous shared memory survives fork: the workers write their
+	 * activity, the supervisor reads it. */
+	struct worker_activity *shared =
+		mmap(NULL, shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (supervisor->workers == NULL || supervisor->positions == NULL || shared == MAP_FAILED) {
+		log_line("cannot allocate the worker table: %s", strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < supervisor->worker_capacity; i++)
+		supervisor->workers[i].activity = &shared[i];
+	return 0;
 }
 
 int supervise(int listen_fd, const struct options *options)
 {
 	struct supervisor supervisor = {.options = options, .listen_fd = listen_fd};
 	sigset_t handled;
-	long long last_stop_signal_ms = 0;
 
-	supervisor.slots = calloc((size_t)options->workers, sizeof *supervisor.slots);
-	/* Room for a few reloads in quick succession. */
-	supervisor.retiring_capacity = options->workers * 4;
-	supervisor.retiring = calloc((size_t)supervisor.retiring_capacity, sizeof *supervisor.retiring);
-	if (supervisor.slots == NULL || supervisor.retiring == NULL) {
-		log_line("out of memory");
-		free(supervisor.slots);
-		free(supervisor.retiring);
+	if (allocate(&supervisor) != 0)
 		return 1;
-	}
 	/* Signals are taken synchronously with sigtimedwait: no handler races
 	 * with the bookkeeping below. Workers set their own mask. */
 	sigemptyset(&handled);
@@ -234,19 +291,16 @@ int supervise(int listen_fd, const struct options *options)
 	log_line("serving on fd %d with %d workers", listen_fd, options->workers);
 	for (;;) {
 		if (!supervisor.stopping)
-			fill_empty_slots(&supervisor);
+			fill_empty_positions(&supervisor);
 		else if (live_workers(&supervisor) == 0)
 			break;
-		else if (now_ms() >= supervisor.stop_deadline_ms)
+		else if (monotonic_ms() >= supervisor.stop_deadline_ms)
 			signal_all(&supervisor, SIGKILL);
-		else if (now_ms() - last_stop_signal_ms >= STOP_RESEND_MS) {
-			signal_all(&supervisor, SIGTERM);
-			last_stop_signal_ms = now_ms();
-		}
+		end_stuck_requests(&supervisor);
 
-		struct timespec wait = {0, 100 * 1000 * 1000};
+		struct timespec tick = {0, TICK_MS * 1000 * 1000};
 		siginfo_t info;
-		int received = sigtimedwait(&handled, &info, &wait);
+		int received = sigtimedwait(&handled, &info, &tick);
 		if (received == SIGTERM || received == SIGINT) {
 			if (!supervisor.stopping)
 				log_line("%s: finishing in-flight requests and stopping", strsignal(received));
@@ -256,7 +310,7 @@ int supervise(int listen_fd, const struct options *options)
 		}
 		reap_workers(&supervisor);
 	}
-	free(supervisor.slots);
-	free(supervisor.retiring);
+	free(supervisor.workers);
+	free(supervisor.positions);
 	return supervisor.exit_code;
 }

@@ -4,14 +4,24 @@
 
 #include "options.h"
 
-/* Exit codes a worker reports to its supervisor. */
-#define WORKER_EXIT_CONFIG 78 /* EX_CONFIG: the store cannot be opened; restarting will not help */
-#define WORKER_EXIT_TIMEOUT 79 /* a request ran past --request-timeout */
+/* Exit code a worker reports to its supervisor when its store cannot be
+ * opened: restarting will not help (EX_CONFIG). */
+#define WORKER_EXIT_CONFIG 78
+
+/* What a worker is doing, in memory shared with its supervisor, so the
+ * supervisor can end a request that runs past --request-timeout without
+ * the worker paying a timer system call per request. */
+struct worker_activity {
+	volatile long long busy_since_ms; /* CLOCK_MONOTONIC; 0 while waiting for a connection */
+	char request[240];		  /* "METHOD URI" of the current request, for the log */
+};
+
+long long monotonic_ms(void);
 
 /* Opens the store, drops privileges, then serves FastCGI connections from
  * listen_fd until told to stop (SIGTERM, SIGINT, SIGHUP) or until
- * --max-requests. Returns the process's exit code. */
-int run_fastcgi_worker(int listen_fd, const struct options *options);
+ * --max-requests, reporting into activity. Returns the exit code. */
+int run_fastcgi_worker(int listen_fd, const struct options *options, struct worker_activity *activity);
 
 /* Answers the one request described by the CGI environment on stdout. */
 int run_cgi_request(const struct options *options);
