@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <json-c/printbuf.h>
 
 #include "log.h"
 #include "router.h"
@@ -44,6 +45,37 @@ struct app {
 	char *message_body; /* the last error or status body, owned here */
 	size_t message_length;
 };
+
+/* json-c formats each integer with snprintf: 200,000 of the 809,000
+ * instructions of an /orders request went there (callgrind, 300 values a
+ * page). json-c's serializer hook takes this instead; the value stays a
+ * json-c int, and json-c still writes everything around it. */
+static int serialize_integer(struct json_object *value, struct printbuf *out, int level, int flags)
+{
+	char digits[24];
+	char *start = digits + sizeof digits;
+	int64_t number = json_object_get_int64(value);
+	uint64_t magnitude = number < 0 ? 0 - (uint64_t)number : (uint64_t)number;
+
+	(void)level;
+	(void)flags;
+	do {
+		*--start = (char)('0' + magnitude % 10);
+		magnitude /= 10;
+	} while (magnitude != 0);
+	if (number < 0)
+		*--start = '-';
+	return printbuf_memappend(out, start, (int)(digits + sizeof digits - start));
+}
+
+static json_object *new_fast_integer(void)
+{
+	json_object *value = json_object_new_int64(0);
+
+	if (value != NULL)
+		json_object_set_serializer(value, serialize_integer, NULL, NULL);
+	return value;
+}
 
 static char *serialize_and_free(json_object *value, size_t *length)
 {
@@ -88,9 +120,9 @@ static int make_more_slots(struct orders_page_tree *tree)
 	for (; tree->slots_made < wanted; tree->slots_made++) {
 		struct order_slot *slot = &slots[tree->slots_made];
 		slot->order = json_object_new_object();
-		slot->id = json_object_new_int64(0);
-		slot->customer_id = json_object_new_int64(0);
-		slot->total_cents = json_object_new_int64(0);
+		slot->id = new_fast_integer();
+		slot->customer_id = new_fast_integer();
+		slot->total_cents = new_fast_integer();
 		slot->status = json_object_new_string("");
 		slot->created_at = json_object_new_string("");
 		if (slot->order == NULL || slot->id == NULL || slot->customer_id == NULL ||
