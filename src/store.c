@@ -1,21 +1,60 @@
 /* store.c: picks the backend for the configured database and forwards to it. */
 #include "store.h"
 
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 struct store {
 	const struct store_backend *backend;
 	void *handle;
 };
 
-static const struct store_backend *backend_for(enum db_kind kind)
+/* A backend built as a plugin beside the executable (build/), loaded
+ * only by a process that uses it: see PLUGIN_SOURCES in the Makefile. */
+static const struct store_backend *load_plugin(const char *file, const char *symbol, char *error,
+					       size_t error_size)
+{
+	char path[PATH_MAX];
+	ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
+
+	if (length < 0) {
+		snprintf(error, error_size, "cannot find the executable's directory: readlink /proc/self/exe: %s",
+			 strerror(errno));
+		return NULL;
+	}
+	path[length] = '\0';
+	char *slash = strrchr(path, '/');
+	if (slash == NULL || (size_t)(slash + 1 - path) + strlen(file) >= sizeof path) {
+		snprintf(error, error_size, "cannot place %s beside %s", file, path);
+		return NULL;
+	}
+	strcpy(slash + 1, file);
+	/* Never closed: the backend lives as long as the process. */
+	void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (library == NULL) {
+		snprintf(error, error_size, "cannot load the store plugin: %s", dlerror());
+		return NULL;
+	}
+	const struct store_backend *backend = dlsym(library, symbol);
+	if (backend == NULL)
+		snprintf(error, error_size, "%s has no %s", path, symbol);
+	return backend;
+}
+
+static const struct store_backend *backend_for(enum db_kind kind, char *error, size_t error_size)
 {
 	switch (kind) {
 	case DB_SQLITE:
 		return &sqlite_backend;
 	case DB_POSTGRES:
-		return &pgsql_backend;
+		return load_plugin("webapi-store-pgsql.so", "pgsql_backend", error, error_size);
 	}
+	snprintf(error, error_size, "no backend for store kind %d", (int)kind);
 	return NULL;
 }
 
@@ -23,9 +62,15 @@ struct store *store_open(const struct db_config *config, char *error, size_t err
 {
 	struct store *store = calloc(1, sizeof *store);
 
-	if (store == NULL)
+	if (store == NULL) {
+		snprintf(error, error_size, "out of memory");
 		return NULL;
-	store->backend = backend_for(config->kind);
+	}
+	store->backend = backend_for(config->kind, error, error_size);
+	if (store->backend == NULL) {
+		free(store);
+		return NULL;
+	}
 	store->handle = store->backend->open(config, error, error_size);
 	if (store->handle == NULL) {
 		free(store);

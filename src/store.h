@@ -54,6 +54,7 @@ struct store_backend {
 };
 
 extern const struct store_backend sqlite_backend;
+/* pgsql_backend lives in the plugin build/webapi-store-pgsql.so. */
 extern const struct store_backend pgsql_backend;
 
 struct store *store_open(const struct db_config *config, char *error, size_t error_size);
