@@ -50,7 +50,7 @@ int inherited_listener(void)
 
 int is_unix_listener(int fd)
 {
-	struct sockaddr_storage address;
+	struct sockaddr_storage address = {0};
 	socklen_t length = sizeof address;
 
 	return getsockname(fd, (struct sockaddr *)&address, &length) == 0 && address.ss_family == AF_UNIX;
@@ -262,7 +262,7 @@ static void describe_peer(const struct sockaddr_storage *peer, char *out, size_t
 int accept_connection(int listen_fd, const struct allowed_peers *peers, int timeout_seconds)
 {
 	for (;;) {
-		struct sockaddr_storage peer;
+		struct sockaddr_storage peer = {0};
 		socklen_t length = sizeof peer;
 		int fd = accept4(listen_fd, (struct sockaddr *)&peer, &length, SOCK_CLOEXEC);
 
@@ -288,7 +288,7 @@ int accept_connection(int listen_fd, const struct allowed_peers *peers, int time
 			case ENOMEM: {
 				/* Out of descriptors or memory: pause instead of
 				 * spinning; connections wait in the backlog. */
-				struct timespec pause = {0, 100 * 1000 * 1000};
+				struct timespec pause = {0, 100L * 1000 * 1000};
 				log_line("accept: %s; pausing 100 ms", strerror(errno));
 				nanosleep(&pause, NULL);
 				continue;

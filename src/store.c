@@ -29,11 +29,12 @@ static const struct store_backend *load_plugin(const char *file, const char *sym
 	}
 	path[length] = '\0';
 	char *slash = strrchr(path, '/');
-	if (slash == NULL || (size_t)(slash + 1 - path) + strlen(file) >= sizeof path) {
+	size_t file_length = strlen(file);
+	if (slash == NULL || (size_t)(slash + 1 - path) + file_length >= sizeof path) {
 		snprintf(error, error_size, "cannot place %s beside %s", file, path);
 		return NULL;
 	}
-	strcpy(slash + 1, file);
+	memcpy(slash + 1, file, file_length + 1);
 	/* Never closed: the backend lives as long as the process. */
 	void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (library == NULL) {

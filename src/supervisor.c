@@ -153,6 +153,17 @@ static void schedule_restart(struct position *position, const struct worker *dea
 		return;
 	}
 	describe_exit(status, how, sizeof how);
+	if (dead->activity->busy_since_ms != 0) {
+		/* It died on a connection, so it had started: whatever that peer
+		 * sent (libfcgi aborts on some malformed records) must not hold
+		 * the position empty for a start-failure back-off. */
+		char request[sizeof dead->activity->request];
+		memcpy(request, dead->activity->request, sizeof request);
+		request[sizeof request - 1] = '\0';
+		position->quick_deaths = 0;
+		log_line("worker %ld %s while serving %s; restarting it", (long)dead->pid, how, request);
+		return;
+	}
 	if (lived >= QUICK_DEATH_MS) {
 		position->quick_deaths = 0;
 		log_line("worker %ld %s; restarting it", (long)dead->pid, how);
@@ -276,8 +287,11 @@ int supervise(int listen_fd, const struct options *options)
 	struct supervisor supervisor = {.options = options, .listen_fd = listen_fd};
 	sigset_t handled;
 
-	if (allocate(&supervisor) != 0)
+	if (allocate(&supervisor) != 0) {
+		free(supervisor.workers);
+		free(supervisor.positions);
 		return 1;
+	}
 	/* Signals are taken synchronously with sigtimedwait: no handler races
 	 * with the bookkeeping below. Workers set their own mask. */
 	sigemptyset(&handled);
@@ -298,7 +312,7 @@ int supervise(int listen_fd, const struct options *options)
 			signal_all(&supervisor, SIGKILL);
 		end_stuck_requests(&supervisor);
 
-		struct timespec tick = {0, TICK_MS * 1000 * 1000};
+		struct timespec tick = {0, TICK_MS * 1000L * 1000};
 		siginfo_t info;
 		int received = sigtimedwait(&handled, &info, &tick);
 		if (received == SIGTERM || received == SIGINT) {

@@ -136,7 +136,7 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 		app_destroy(app);
 		return WORKER_EXIT_CONFIG;
 	}
-	struct timeval wake = {.tv_sec = 0, .tv_usec = ACCEPT_WAKE_MS * 1000};
+	struct timeval wake = {.tv_sec = 0, .tv_usec = ACCEPT_WAKE_MS * 1000L};
 	if (setsockopt(listen_fd, SOL_SOCKET, SO_RCVTIMEO, &wake, sizeof wake) != 0) {
 		log_line("setsockopt SO_RCVTIMEO on fd %d: %s", listen_fd, strerror(errno));
 		app_destroy(app);
