@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deploy-addrs.t: who may talk to a TCP responder: FCGI_WEB_SERVER_ADDRS refuses other peers, and --listen :PORT binds the loopback only.
 source "$(dirname "$0")/lib/common.sh"
+source "$ROOT/tests/lib/fronts.sh"
 
 DB=$(seeded_database)
 export DATABASE_URL="sqlite://$DB"
@@ -36,13 +37,6 @@ fcgi_from() {
 		print $stdout;
 		exit($ended ? 0 : 3);
 	' "$@"
-}
-wait_for_port() { # HOST PORT
-	for _ in $(seq 50); do
-		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
 }
 # responder NAME ADDRS LISTEN: starts one in the background; its log is $TEST_TMP/NAME.log.
 responder() {

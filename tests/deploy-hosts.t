@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deploy-hosts.t: two responders on 127.0.0.2 and 127.0.0.3 sharing one PostgreSQL, behind lighttpd and nginx (scripts/deploy examples): one is killed mid-run and comes back.
 source "$(dirname "$0")/lib/common.sh"
+source "$ROOT/tests/lib/fronts.sh"
 source "$ROOT/tests/lib/pg.sh"
 
 DEPLOY="$ROOT/scripts/deploy"
@@ -21,13 +22,6 @@ for _ in $(seq 20); do
 	(exec 3<>"/dev/tcp/127.0.0.3/$PORT") 2>/dev/null || break
 done
 
-wait_for_port() { # HOST PORT
-	for _ in $(seq 50); do
-		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # start_backend NAME: webapi-fcgi on its own address, accepting only the
 # front's address (the loopback connects from 127.0.0.1).
@@ -74,28 +68,7 @@ sed -e '/server unix:\/run\/webapi.sock;/d' -e "s|#server \(127\.0\.0\.[23]\):90
 [[ $(grep -cE "^[[:space:]]*server 127\.0\.0\.[23]:$PORT " "$dir/site.conf") -eq 2 ]] &&
 	grep -q "listen 127.0.0.1:$NGINX_PORT;" "$dir/site.conf" ||
 	bail_out "scripts/deploy/nginx.conf no longer has the lines this test rewrites"
-cp /etc/nginx/fastcgi_params "$dir/"
-temp_paths=""
-for module in uwsgi scgi; do
-	nginx -V 2>&1 | grep -q "without-http_${module}_module" || temp_paths+="${module}_temp_path $dir/temp/$module;"$'\n'
-done
-cat >"$dir/nginx.conf" <<EOF
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { worker_connections 256; }
-http {
-	access_log off;
-	client_body_temp_path $dir/temp/body;
-	fastcgi_temp_path $dir/temp/fastcgi;
-	proxy_temp_path $dir/temp/proxy;
-	$temp_paths
-	include $dir/site.conf;
-}
-EOF
-nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' >>"$dir/error.log" 2>&1 </dev/null &
-on_exit "kill -TERM $!"
-wait_for_port 127.0.0.1 "$NGINX_PORT" || bail_out "nginx did not start: $(tail -n 5 "$dir/error.log")"
+start_nginx "$dir" "$NGINX_PORT"
 
 # served NAME: /orders queries backend NAME has run so far.
 served() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deploy-spawn-fcgi.t: responders started by scripts/deploy/spawn-fcgi.sh (unix socket and TCP) behind lighttpd and nginx answer byte for byte what scripts/stack answers.
 source "$(dirname "$0")/lib/common.sh"
+source "$ROOT/tests/lib/fronts.sh"
 
 DEPLOY="$ROOT/scripts/deploy"
 DB=$(seeded_database)
@@ -39,20 +40,6 @@ stop_spawned() {
 	kill -KILL $pids $children 2>/dev/null
 }
 
-wait_for_socket() { # PATH
-	for _ in $(seq 50); do
-		[[ -S "$1" ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-wait_for_port() { # HOST PORT
-	for _ in $(seq 50); do
-		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 count_children() { # PIDFILE: the workers under each supervisor, space-separated
 	local pid
 	for pid in $(cat "$1"); do pgrep -c -P "$pid"; done | tr '\n' ' ' | sed 's/ $//'
@@ -117,37 +104,14 @@ EOF
 # --- nginx fronts from scripts/deploy/nginx.conf ---
 # nginx_front NAME UPSTREAM: UPSTREAM replaces "server unix:/run/webapi.sock;".
 nginx_front() {
-	local dir="$TEST_TMP/nginx-$1" port temp_paths=""
-	mkdir -p "$dir/temp"
+	local dir="$TEST_TMP/nginx-$1" port
+	mkdir -p "$dir"
 	port=$(free_port) || bail_out "no free port"
 	sed -e "s|server unix:/run/webapi.sock;|$2|" -e "s|listen 127.0.0.1:8080;|listen 127.0.0.1:$port;|" \
 		"$DEPLOY/nginx.conf" >"$dir/site.conf"
 	grep -qF "$2" "$dir/site.conf" && grep -qF "listen 127.0.0.1:$port;" "$dir/site.conf" ||
 		bail_out "scripts/deploy/nginx.conf no longer has the lines this test rewrites"
-	# The stock parameters, found beside the main file as on a real host.
-	cp /etc/nginx/fastcgi_params "$dir/fastcgi_params"
-	for module in uwsgi scgi; do
-		nginx -V 2>&1 | grep -q "without-http_${module}_module" ||
-			temp_paths+="${module}_temp_path $dir/temp/$module;"$'\n'
-	done
-	cat >"$dir/nginx.conf" <<EOF
-user www-data www-data;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { worker_connections 256; }
-http {
-	access_log off;
-	client_body_temp_path $dir/temp/body;
-	fastcgi_temp_path $dir/temp/fastcgi;
-	proxy_temp_path $dir/temp/proxy;
-	$temp_paths
-	include $dir/site.conf;
-}
-EOF
-	nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' >>"$dir/error.log" 2>&1 </dev/null &
-	on_exit "kill -TERM $!"
-	wait_for_port 127.0.0.1 "$port" || bail_out "nginx ($1) did not start: $(tail -n 5 "$dir/error.log")"
+	start_nginx "$dir" "$port" www-data
 	FRONT_URL="http://127.0.0.1:$port"
 }
 

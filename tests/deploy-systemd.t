@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deploy-systemd.t: socket activation as systemd does it (LISTEN_FDS/LISTEN_PID, fd 3), and the unit files in scripts/deploy checked by systemd's own tools.
 source "$(dirname "$0")/lib/common.sh"
+source "$ROOT/tests/lib/fronts.sh"
 source "$ROOT/tests/lib/pg.sh"
 
 DEPLOY="$ROOT/scripts/deploy"
