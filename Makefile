@@ -53,7 +53,7 @@ unit: $(UNIT_TESTS)
 
 test:
 	@scripts/install-deps test
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory all unit test-tools
 	@tests/run
 
 bench:
@@ -63,3 +63,58 @@ bench:
 
 clean:
 	rm -rf $(BUILD)
+
+# Hardening (issue 7): the instrumented build, the fuzzers and the tools
+# the tests/harden-*.t scripts drive. `make test` builds them all.
+SANITIZE_BUILD := $(BUILD)/sanitize
+SANITIZE_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SANITIZE_REPORTS := $(abspath $(SANITIZE_BUILD)/reports)
+FUZZ_CC := clang
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZERS := $(BUILD)/fuzz/fuzz_router $(BUILD)/fuzz/fuzz_query $(BUILD)/fuzz/fuzz_dsn $(BUILD)/fuzz/fuzz_timefmt
+
+.PHONY: test-tools sanitize-build fuzzers fuzz soak
+test-tools: $(BUILD)/fcgi_records fuzzers sanitize-build
+
+# The responder, its plugin and tools once more, built by clang with ASan
+# and UBSan into build/sanitize/; the linked-in defaults make any report
+# fatal and write it to build/sanitize/reports/, which tests/sanitize.t
+# checks after running the HTTP suite against this build.
+sanitize-build: $(SANITIZE_BUILD)/sanitizer-options.o
+	@# The options object is no prerequisite of the inner make: relink by hand.
+	@[ ! $< -nt $(SANITIZE_BUILD)/webapi-fcgi ] || rm -f $(SANITIZE_BUILD)/webapi-fcgi
+	@$(MAKE) --no-print-directory BUILD=$(SANITIZE_BUILD) CC=clang CFLAGS="-O1 -g $(SANITIZE_FLAGS)" \
+		LDFLAGS="$(SANITIZE_FLAGS) $(abspath $<)" all
+	@mkdir -p $(SANITIZE_REPORTS) && chmod 1777 $(SANITIZE_REPORTS)
+
+$(SANITIZE_BUILD)/sanitizer-options.o: tests/sanitize/options.c | $(SANITIZE_BUILD)
+	clang $(WARNINGS) -fPIC -DSANITIZER_REPORTS='"$(SANITIZE_REPORTS)"' -c $< -o $@
+
+sanitize: sanitize-build
+	@tests/run tests/sanitize.t
+
+# One libFuzzer target per parser, linked with that parser's file only.
+$(BUILD)/fuzz/fuzz_router $(BUILD)/fuzz/fuzz_query: $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c src/router.c $(HEADERS) | $(BUILD)/fuzz
+	$(FUZZ_CC) $(WARNINGS) $(CPPFLAGS) $(FUZZ_FLAGS) -Isrc $< src/router.c -o $@
+$(BUILD)/fuzz/fuzz_timefmt: tests/fuzz/fuzz_timefmt.c src/timefmt.c $(HEADERS) | $(BUILD)/fuzz
+	$(FUZZ_CC) $(WARNINGS) $(CPPFLAGS) $(FUZZ_FLAGS) -Isrc $< src/timefmt.c -o $@
+# libpq is the oracle: the password it reads must not survive masking.
+$(BUILD)/fuzz/fuzz_dsn: tests/fuzz/fuzz_dsn.c src/dsn.c $(HEADERS) | $(BUILD)/fuzz
+	$(FUZZ_CC) $(WARNINGS) $(CPPFLAGS) $(FUZZ_FLAGS) -Isrc $< src/dsn.c -lpq -o $@
+
+fuzzers: $(FUZZERS)
+
+# Each target for FUZZ_SECONDS (10) from its corpus in tests/fuzz/corpus/.
+fuzz: fuzzers
+	@tests/run tests/fuzz.t
+
+# FastCGI records thrown at a live responder (tests/harden-fcgi-fuzz.t).
+$(BUILD)/fcgi_records: tests/fuzz/fcgi_records.c | $(BUILD)
+	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $< -o $@
+
+# The soak at full length: 1,000,000 requests (make test runs 200,000).
+soak: all
+	@SOAK_REQUESTS=1000000 tests/run tests/harden-soak.t
+
+$(SANITIZE_BUILD) $(BUILD)/fuzz:
+	mkdir -p $@

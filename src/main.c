@@ -187,21 +187,26 @@ int main(int argc, char **argv)
 	if (options.database.kind == DB_SQLITE && access(options.database.target, R_OK) != 0) {
 		log_line("cannot read database %s: %s%s", options.database.target, strerror(errno),
 			 errno == ENOENT ? " (create it with scripts/seed-db)" : "");
-		return 1;
+		exit_code = 1;
+		goto done;
 	}
-	if (resolve_user(&options) != 0)
-		return 1;
+	if (resolve_user(&options) != 0) {
+		exit_code = 1;
+		goto done;
+	}
 
 	if (options.listen_address != NULL) {
 		listen_fd = bind_listener(options.listen_address, options.backlog, error, sizeof error);
 		if (listen_fd < 0) {
 			log_line("%s", error);
-			return 1;
+			exit_code = 1;
+			goto done;
 		}
 		int is_unix = is_unix_listener(listen_fd);
 		if (is_unix && options.uid != 0 && chown(options.listen_address, options.uid, options.gid) != 0) {
 			log_line("chown %s: %s", options.listen_address, strerror(errno));
-			return 1;
+			exit_code = 1;
+			goto done;
 		}
 		log_line("listening on %s, store %s", options.listen_address, options.database.masked);
 		exit_code = supervise(listen_fd, &options);
@@ -213,6 +218,7 @@ int main(int argc, char **argv)
 	} else {
 		exit_code = run_cgi_request(&options);
 	}
+done:
 	allowed_peers_free(options.allowed_peers);
 	return exit_code;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -125,6 +126,7 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	int exit_code = 0;
 
 	install_worker_signals();
+	pid_t supervisor = getppid();
 	struct app *app = app_create(&options->database, error, sizeof error);
 	if (app == NULL) {
 		log_line("%s", error);
@@ -135,6 +137,13 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	if (drop_privileges(options) != 0) {
 		app_destroy(app);
 		return WORKER_EXIT_CONFIG;
+	}
+	/* A change of credentials clears the parent-death signal the supervisor
+	 * set (prctl(2)): without it again, a worker that dropped root outlives
+	 * a supervisor killed with SIGKILL and keeps serving on its own. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != supervisor) {
+		app_destroy(app);
+		return 0;
 	}
 	struct timeval wake = {.tv_sec = 0, .tv_usec = ACCEPT_WAKE_MS * 1000L};
 	if (setsockopt(listen_fd, SOL_SOCKET, SO_RCVTIMEO, &wake, sizeof wake) != 0) {

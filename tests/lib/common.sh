@@ -2,7 +2,8 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-RESPONDER="$ROOT/build/webapi-fcgi"
+# The responder under test: WEBAPI_BUILD names another build of it (make sanitize).
+RESPONDER="${WEBAPI_BUILD:-$ROOT/build}/webapi-fcgi"
 # shellcheck source=tests/lib/tap.sh
 source "$ROOT/tests/lib/tap.sh"
 
@@ -66,7 +67,7 @@ stack_pids() {
 # worker_pids: the responders' worker processes (children of a supervisor).
 worker_pids() {
 	local supervisor
-	for supervisor in $(pgrep -s "$(cat "$STACK_DIR/stack.pid")" -f 'build/webapi-fcgi' || true); do
+	for supervisor in $(pgrep -s "$(cat "$STACK_DIR/stack.pid")" -x webapi-fcgi || true); do
 		# A worker's parent is a webapi-fcgi process too.
 		local parent
 		parent=$(ps -o ppid= -p "$supervisor" | tr -d ' ')

@@ -48,5 +48,16 @@ int main(void)
 	IS_STRING(masked("password = 'se cret' host=h"), "password=**** host=h", "a quoted password with spaces");
 	IS_STRING(masked("host=h password='it\\'s' user=u"), "host=h password=**** user=u", "an escaped quote");
 	IS_STRING(masked("host=h mypassword=x"), "host=h mypassword=x", "only the password keyword");
+	/* Spellings libpq accepts that fuzz_dsn found shown in the clear. */
+	IS_STRING(masked("postgresql://h/d?user=u&password=secret&sslmode=disable"),
+		  "postgresql://h/d?user=u&password=****&sslmode=disable", "a URI's password parameter");
+	IS_STRING(masked("postgresql://h/d?pass%77ord=secret"), "postgresql://h/d?pass%77ord=****",
+		  "a percent-escaped password parameter");
+	IS_STRING(masked("postgresql://u:se?cret@h/d"), "postgresql://u:****@h/d", "a '?' inside the URI password");
+	IS_STRING(masked("host=h application_name=x://y password=secret"),
+		  "host=h application_name=x://y password=****", "a keyword string with :// in a value");
+	IS_STRING(masked("host='h'password=secret"), "host='h'password=****", "a pair right after a quote");
+	IS_STRING(masked("host=h\npassword=secret"), "host=h\npassword=****", "a pair after a newline");
+	IS_STRING(masked("password=se\\ cret host=h"), "password=**** host=h", "an escaped blank in the value");
 	DONE_TESTING();
 }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# harden-fcgi-fuzz.t: thousands of malformed FastCGI records thrown at a live responder socket (build/fcgi_records): each costs at most its connection, and requests are served throughout and after.
+source "$(dirname "$0")/lib/common.sh"
+
+CASES=${FCGI_FUZZ_CASES:-5000}
+SEED=${FCGI_FUZZ_SEED:-7}
+LONG_HOLDS=3
+make -s -C "$ROOT" build/fcgi_records >&2 || bail_out "cannot build build/fcgi_records"
+
+DB=$(seeded_database)
+SOCKET="$TEST_TMP/fuzz.sock"
+LOG="$TEST_TMP/fuzz.log"
+DATABASE_URL="sqlite://$DB" "$RESPONDER" --listen "$SOCKET" --workers 2 --request-timeout 2 >/dev/null 2>"$LOG" &
+SUPERVISOR=$!
+on_exit "kill -STOP $SUPERVISOR; pkill -KILL -P $SUPERVISOR; kill -KILL $SUPERVISOR"
+for _ in $(seq 100); do [[ -S "$SOCKET" && $(pgrep -P $SUPERVISOR | wc -l) -eq 2 ]] && break; sleep 0.05; done
+started=$(awk '{ print $22 }' "/proc/$SUPERVISOR/stat")
+
+# Every case gets 100 ms; LONG_HOLDS silent peers hold 4 s each, past the
+# 2 s request timeout; a well-formed GET / every 50 cases must get its 200.
+timeout 300 "$ROOT/build/fcgi_records" -n "$CASES" -s "$SEED" -t 100 -L "$LONG_HOLDS" -H 4000 -c 50 "$SOCKET" \
+	>"$TEST_TMP/fuzz.out"
+status=$?
+while read -r line; do diag "$line"; done <"$TEST_TMP/fuzz.out"
+is "$status" 0 "$CASES malformed cases (seed $SEED): every control request in between was answered 200"
+
+fcgi_get() { # URI
+	env -i REQUEST_METHOD=GET REQUEST_URI="$1" SCRIPT_NAME="$1" timeout 10 cgi-fcgi -bind -connect "$SOCKET"
+}
+out=$(fcgi_get /)
+like "$out" $'^Status: 200 OK\r\n.*\\{"message":"Hello, World!"\\}$' "afterwards, cgi-fcgi GET / is answered"
+out=$(fcgi_get /orders)
+is "${out#*$'\r\n\r\n'}" "$(expected_orders_json "$DB" 100 1000)" "and GET /orders in full"
+check "the supervisor is the same process (pid $SUPERVISOR, same start time)" \
+	test "$(awk '{ print $22 }' "/proc/$SUPERVISOR/stat" 2>/dev/null)" == "$started"
+is "$(pgrep -P "$SUPERVISOR" | wc -l)" 2 "2 workers run"
+
+watchdog=$(grep -c 'request exceeded --request-timeout' "$LOG")
+aborted=$(grep -c 'killed by signal 6 ' "$LOG")
+libfcgi_asserts=$(grep -c 'fcgiapp.c:[0-9]*: Malloc: Assertion' "$LOG")
+other_deaths=$(grep 'killed by signal\|exited with status' "$LOG" | grep -vc 'signal 6 \|signal 9 ')
+diag "workers replaced: $watchdog by the watchdog (silent peers), $aborted by libfcgi aborting, $other_deaths otherwise"
+check "each long silent peer cost a worker, replaced by the watchdog ($watchdog >= $LONG_HOLDS)" test "$watchdog" -ge "$LONG_HOLDS"
+is "$aborted" "$libfcgi_asserts" \
+	"every abort is libfcgi's own Malloc assertion on a huge parameter length (CVE-2025-23016's shape)"
+is "$other_deaths" 0 "no worker died any other way (no SIGSEGV, SIGBUS, SIGFPE, no error exit)"
+check "no death was taken for a start failure (no back-off)" bash -c "! grep -q 'in a row' '$LOG'"
+
+done_testing

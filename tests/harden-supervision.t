@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# harden-supervision.t: the supervisor under stress: --max-requests recycling, back-off for workers that die at start, the --request-timeout watchdog, SIGHUP and SIGTERM with requests in flight.
+source "$(dirname "$0")/lib/common.sh"
+
+PEER="$ROOT/tests/lib/fcgi-peer"
+DB=$(seeded_database)
+export DATABASE_URL="sqlite://$DB"
+
+# start_responder NAME FLAGS...: a responder on its own unix socket;
+# sets SOCKET, LOG and SUPERVISOR. It and its workers end with the test.
+start_responder() {
+	local name=$1
+	shift
+	SOCKET="$TEST_TMP/$name.sock"
+	LOG="$TEST_TMP/$name.log"
+	"$RESPONDER" --listen "$SOCKET" "$@" >/dev/null 2>"$LOG" &
+	SUPERVISOR=$!
+	# Stopped first, it cannot fork a replacement for a worker killed here.
+	on_exit "kill -STOP $SUPERVISOR; pkill -KILL -P $SUPERVISOR; kill -KILL $SUPERVISOR"
+	for _ in $(seq 100); do
+		[[ -S "$SOCKET" ]] && return 0
+		sleep 0.05
+	done
+	bail_out "the responder did not create $SOCKET: $(cat "$LOG")"
+}
+children() {
+	pgrep -P "$SUPERVISOR" | sort
+}
+wait_for_children() { # COUNT: up to 10 s
+	for _ in $(seq 200); do
+		[[ $(children | wc -l) -eq $1 ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+wait_for_log() { # REGEX: up to 10 s
+	for _ in $(seq 200); do
+		grep -qE "$1" "$LOG" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# fcgi_get URI: the responder's whole answer, as cgi-fcgi prints it.
+fcgi_get() {
+	local query=""
+	[[ "$1" == *\?* ]] && query=${1#*\?}
+	env -i REQUEST_METHOD=GET REQUEST_URI="$1" SCRIPT_NAME="${1%%\?*}" QUERY_STRING="$query" \
+		timeout 10 cgi-fcgi -bind -connect "$SOCKET"
+}
+served_ok() { # URI
+	[[ "$(fcgi_get "$1" | head -n1)" == $'Status: 200 OK\r' ]]
+}
+
+# --max-requests: a worker leaves after N requests and a new one takes
+# its place; the request after the swap waits in the backlog, not fails.
+start_responder recycle --workers 1 --max-requests 5
+wait_for_children 1 || bail_out "no worker started"
+failures=0
+seen=()
+for _ in $(seq 30); do
+	wait_for_children 1 || true
+	seen+=($(children))
+	served_ok / || failures=$((failures + 1))
+done
+distinct=$(printf '%s\n' "${seen[@]}" | sort -u | wc -l)
+is "$failures" 0 "--max-requests 5: 30 requests in a row, none failed"
+check "they were served by at least 6 successive workers ($distinct pids seen)" test "$distinct" -ge 6
+check "recycling is not logged as a failure" bash -c "! grep -qE 'in a row|killed by|exited with' '$LOG'"
+
+# A worker that dies right after its start, again and again (here: killed
+# as soon as it appears), is restarted later and later, and each time the
+# supervisor says so.
+start_responder backoff --workers 1
+wait_for_children 1 || bail_out "no worker started"
+sleep 1.1 # the first worker has lived long enough to have started well
+killed=()
+deadline=$((SECONDS + 30))
+while ((${#killed[@]} < 6 && SECONDS < deadline)); do
+	for pid in $(children); do
+		if [[ " ${killed[*]} " != *" $pid "* ]]; then
+			kill -KILL "$pid"
+			killed+=("$pid")
+		fi
+	done
+	sleep 0.01
+done
+wait_for_log '\(5 in a row\)' || true
+mapfile -t backoff < <(grep -oE '\([0-9]+ in a row\); restarting in [0-9]+ ms' "$LOG")
+diag "back-off log: ${backoff[*]}"
+is "$(grep -c 'killed by signal 9 (Killed); restarting it' "$LOG")" 1 \
+	"the first worker, killed after 1 s, is restarted at once"
+is "$(printf '%s\n' "${backoff[@]}" | grep -oE '^\([0-9]+' | tr -d '(' | tr '\n' ' ')" "1 2 3 4 5 " \
+	"the next 5, killed right after their start, are counted in a row"
+delays=$(printf '%s\n' "${backoff[@]}" | grep -oE '[0-9]+ ms' | cut -d' ' -f1 | tr '\n' ' ')
+check "with a growing delay before each restart (ms: $delays)" \
+	awk -v d="$delays" 'BEGIN { n = split(d, a, " "); for (i = 2; i <= n; i++) if (a[i] <= a[i - 1]) exit 1; exit n != 5 }'
+check "a worker runs again after the back-off" wait_for_children 1
+check "and serves" served_ok /orders
+
+# --request-timeout: a peer that holds a worker without finishing its
+# request loses the connection, the worker is replaced, and the log says
+# what it was doing.
+start_responder watchdog --workers 1 --request-timeout 1
+wait_for_children 1 || bail_out "no worker started"
+replaced() { # OLD-WORKER: up to 10 s for another one to take its place
+	local now
+	for _ in $(seq 200); do
+		now=$(children)
+		[[ -n "$now" && "$now" != "$1" ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+stuck_case() { # DESCRIPTION LOGGED-REGEX PEER-STEPS...
+	local description=$1 logged=$2
+	shift 2
+	local worker
+	worker=$(children)
+	"$PEER" "$SOCKET" "$@" read 20 >/dev/null
+	is "$?" 3 "$description: the responder closes the connection without an answer"
+	check "$description: the log names the cause" wait_for_log "worker $worker: request exceeded --request-timeout 1 s.*: $logged"
+	check "$description: the worker ($worker) is replaced" replaced "$worker"
+	check "$description: the next request is served" served_ok /
+}
+stuck_case "a silent peer" '\(a connection that sent no request yet\)'
+stuck_case "half a record header" '\(a connection that sent no request yet\)' raw 0101 send
+stuck_case "a request whose body never ends" 'GET /orders\?stuck=1$' \
+	begin param REQUEST_METHOD=GET param REQUEST_URI=/orders?stuck=1 param SCRIPT_NAME=/orders params end-params send
+is "$(grep -c 'killed by signal' "$LOG")" 3 "each was logged once more as the worker's death"
+
+# SIGHUP twice under a request loop: every worker is replaced, no request fails.
+start_responder reload --workers 2
+wait_for_children 2 || bail_out "no workers started"
+before=$(children | tr '\n' ' ')
+(for _ in $(seq 300); do fcgi_get / | head -n1; done >"$TEST_TMP/reload.statuses") &
+loop=$!
+sleep 0.5
+kill -HUP "$SUPERVISOR"
+sleep 0.5
+kill -HUP "$SUPERVISOR"
+wait "$loop"
+is "$(sort "$TEST_TMP/reload.statuses" | uniq -c | sed 's/^ *//')" $'300 Status: 200 OK\r' \
+	"300 requests across two SIGHUPs: all answered 200"
+is "$(grep -c 'SIGHUP: replacing 2 workers' "$LOG")" 2 "both reloads are logged"
+wait_for_children 2 || true
+after=$(children | tr '\n' ' ')
+left=0
+for pid in $before; do [[ " $after " == *" $pid "* ]] && left=$((left + 1)); done
+is "$left" 0 "no worker from before the reloads is left (before: $before; after: $after)"
+
+# SIGTERM with a request half sent: it is still answered in full, a new
+# connection is not taken, and everything exits.
+start_responder drain --workers 2
+wait_for_children 2 || bail_out "no workers started"
+"$PEER" "$SOCKET" begin param REQUEST_METHOD=GET param REQUEST_URI=/orders param SCRIPT_NAME=/orders \
+	param QUERY_STRING= params send-half touch "$TEST_TMP/half-sent" wait-for "$TEST_TMP/go" \
+	end-params end-stdin send read 20 >"$TEST_TMP/drained.out" &
+peer=$!
+on_exit "kill $peer"
+for _ in $(seq 200); do [[ -e "$TEST_TMP/half-sent" ]] && break; sleep 0.05; done
+sleep 0.2
+workers=$(children | tr '\n' ' ')
+kill -TERM "$SUPERVISOR"
+sleep 0.5
+"$PEER" "$SOCKET" get / read 20 >/dev/null &
+late=$!
+sleep 0.3
+touch "$TEST_TMP/go"
+wait "$peer"
+is "$?" 0 "the request in flight at SIGTERM gets its FCGI_END_REQUEST"
+out=$(cat "$TEST_TMP/drained.out")
+is "${out#*$'\r\n\r\n'}" "$(expected_orders_json "$DB" 100 1000)" "and its whole /orders body"
+wait "$late"
+is "$?" 3 "a connection made after SIGTERM is closed unanswered"
+timeout 15 bash -c "while kill -0 $SUPERVISOR 2>/dev/null; do sleep 0.05; done"
+wait "$SUPERVISOR"
+is "$?" 0 "the supervisor exits 0"
+left=0
+for pid in $workers; do kill -0 "$pid" 2>/dev/null && left=$((left + 1)); done
+is "$left" 0 "and none of its workers ($workers) is left"
+
+# SIGTERM with a request that never finishes: it is cut at the request
+# timeout, and the supervisor does not wait for it any longer.
+start_responder drain-stuck --workers 1 --request-timeout 2
+wait_for_children 1 || bail_out "no worker started"
+"$PEER" "$SOCKET" read 30 >/dev/null &
+silent=$!
+on_exit "kill $silent"
+sleep 0.3
+kill -TERM "$SUPERVISOR"
+check "SIGTERM with a silent peer connected: the supervisor still exits (bounded by 15 s)" \
+	timeout 15 bash -c "while kill -0 $SUPERVISOR 2>/dev/null; do sleep 0.05; done"
+wait "$silent"
+is "$?" 3 "and the silent peer's connection is closed"
+
+done_testing
