@@ -196,6 +196,7 @@ int main(int argc, char **argv)
 	}
 
 	if (options.listen_address != NULL) {
+		supervisor_block_signals();
 		listen_fd = bind_listener(options.listen_address, options.backlog, error, sizeof error);
 		if (listen_fd < 0) {
 			log_line("%s", error);

@@ -261,6 +261,25 @@ static void replace_all_workers(struct supervisor *supervisor)
 	}
 }
 
+static void handled_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+/* Signals are taken synchronously with sigtimedwait: no handler races with
+ * the bookkeeping. Workers set their own mask. */
+void supervisor_block_signals(void)
+{
+	sigset_t handled;
+
+	handled_signals(&handled);
+	sigprocmask(SIG_BLOCK, &handled, NULL);
+}
+
 static int allocate(struct supervisor *supervisor)
 {
 	int workers = supervisor->options->workers;
@@ -292,14 +311,8 @@ int supervise(int listen_fd, const struct options *options)
 		free(supervisor.positions);
 		return 1;
 	}
-	/* Signals are taken synchronously with sigtimedwait: no handler races
-	 * with the bookkeeping below. Workers set their own mask. */
-	sigemptyset(&handled);
-	sigaddset(&handled, SIGCHLD);
-	sigaddset(&handled, SIGTERM);
-	sigaddset(&handled, SIGINT);
-	sigaddset(&handled, SIGHUP);
-	sigprocmask(SIG_BLOCK, &handled, NULL);
+	supervisor_block_signals();
+	handled_signals(&handled);
 	signal(SIGPIPE, SIG_IGN);
 
 	log_line("serving on fd %d with %d workers", listen_fd, options->workers);

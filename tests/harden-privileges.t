@@ -10,20 +10,6 @@ fi
 DB=$(seeded_database)
 export DATABASE_URL="sqlite://$DB"
 
-start_responder() { # NAME FLAGS...: sets SOCKET, LOG, SUPERVISOR
-	local name=$1
-	shift
-	SOCKET="$TEST_TMP/$name.sock"
-	LOG="$TEST_TMP/$name.log"
-	"$RESPONDER" --listen "$SOCKET" "$@" >/dev/null 2>"$LOG" &
-	SUPERVISOR=$!
-	on_exit "kill -STOP $SUPERVISOR; pkill -KILL -P $SUPERVISOR; kill -KILL $SUPERVISOR"
-	for _ in $(seq 100); do
-		[[ -S "$SOCKET" && -n "$(pgrep -P "$SUPERVISOR")" ]] && return 0
-		sleep 0.05
-	done
-	bail_out "the responder did not start: $(cat "$LOG")"
-}
 # proc_field PID FIELD: the values of a /proc/PID/status line, tabs as spaces.
 proc_field() {
 	awk -v field="$2:" '$1 == field { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"
@@ -47,6 +33,7 @@ open_mode() {
 www_uid=$(id -u www-data)
 www_gid=$(id -g www-data)
 start_responder default --workers 2
+wait_for_children 2 || bail_out "no workers started: $(cat "$LOG")"
 workers=$(pgrep -P "$SUPERVISOR" | tr '\n' ' ')
 is "$(wc -w <<<"$workers")" 2 "the supervisor, started as root, forked 2 workers ($workers)"
 for worker in $workers; do
@@ -64,6 +51,7 @@ answer=$(env -i REQUEST_METHOD=GET REQUEST_URI=/orders SCRIPT_NAME=/orders timeo
 like "$answer" '^Status: 200 OK' "the unprivileged workers serve /orders"
 
 start_responder nobody --workers 1 --user nobody
+wait_for_children 1 || bail_out "no workers started: $(cat "$LOG")"
 worker=$(pgrep -P "$SUPERVISOR")
 nobody_uid=$(id -u nobody)
 is "$(proc_field "$worker" Uid)" "$nobody_uid $nobody_uid $nobody_uid $nobody_uid" "--user nobody: the worker runs as nobody"
@@ -80,6 +68,7 @@ like "$err" 'user nosuchuser does not exist' "naming the user"
 # A worker must not outlive its supervisor, even one killed with SIGKILL
 # (the parent-death signal), also after it dropped root.
 start_responder orphan --workers 2
+wait_for_children 2 || bail_out "no workers started: $(cat "$LOG")"
 workers=$(pgrep -P "$SUPERVISOR" | tr '\n' ' ')
 on_exit "kill -KILL $workers"
 { kill -KILL "$SUPERVISOR" && wait "$SUPERVISOR"; } 2>/dev/null

@@ -100,3 +100,31 @@ expected_orders_json() {
 		}
 		END { printf "]" }'
 }
+
+# start_responder NAME FLAGS...: a responder on its own unix socket;
+# sets SOCKET, LOG and SUPERVISOR. It and its workers end with the test.
+start_responder() {
+	local name=$1
+	shift
+	SOCKET="$TEST_TMP/$name.sock"
+	LOG="$TEST_TMP/$name.log"
+	"$RESPONDER" --listen "$SOCKET" "$@" >/dev/null 2>"$LOG" &
+	SUPERVISOR=$!
+	# Stopped first, it cannot fork a replacement for a worker killed here.
+	on_exit "kill -STOP $SUPERVISOR; pkill -KILL -P $SUPERVISOR; kill -KILL $SUPERVISOR"
+	for _ in $(seq 100); do
+		[[ -S "$SOCKET" ]] && return 0
+		sleep 0.05
+	done
+	bail_out "the responder did not create $SOCKET: $(cat "$LOG")"
+}
+children() {
+	pgrep -P "$SUPERVISOR" | sort
+}
+wait_for_children() { # COUNT: up to 10 s
+	for _ in $(seq 200); do
+		[[ $(children | wc -l) -eq $1 ]] && return 0
+		sleep 0.05
+	done
+	return 1
+}
