@@ -65,7 +65,7 @@ check "SIGTERM to lighttpd: lighttpd, the supervisor and every worker exit" gone
 
 # The responder's own SIGTERM handling: in-flight requests finish.
 socket="$TEST_TMP/drain.sock"
-"$RESPONDER" --listen "$socket" --workers 2 2>"$TEST_TMP/drain.log" &
+DATABASE_URL="sqlite://$DB" "$RESPONDER" --listen "$socket" --workers 2 2>"$TEST_TMP/drain.log" &
 responder=$!
 on_exit "kill -KILL $responder"
 for _ in $(seq 50); do [[ -S "$socket" ]] && break; sleep 0.1; done
