@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# harden-soak.t: SOAK_REQUESTS (200,000; `make soak`: 1,000,000) mixed GET / and /orders on the embedded store: all 200, and each worker's RSS after is within 1% of before.
+# harden-soak.t: SOAK_REQUESTS (1,000,000) mixed GET / and /orders on the embedded store: all 200, and each worker's RSS after is within 1% of before.
 source "$(dirname "$0")/lib/common.sh"
 
-REQUESTS=${SOAK_REQUESTS:-200000}
+REQUESTS=${SOAK_REQUESTS:-1000000}
 WARMUP=20000
 DB=$(seeded_database)
 stack_up DATABASE_URL="sqlite://$DB" WORKERS=2
