@@ -94,13 +94,13 @@ sanitize: sanitize-build
 	@tests/run tests/sanitize.t
 
 # One libFuzzer target per parser, linked with that parser's file only.
-$(BUILD)/fuzz/fuzz_router $(BUILD)/fuzz/fuzz_query: $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c src/router.c $(HEADERS) | $(BUILD)/fuzz
-	$(FUZZ_CC) $(WARNINGS) $(CPPFLAGS) $(FUZZ_FLAGS) -Isrc $< src/router.c -o $@
+$(BUILD)/fuzz/fuzz_router $(BUILD)/fuzz/fuzz_query: $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c src/router.c src/percent.c $(HEADERS) | $(BUILD)/fuzz
+	$(FUZZ_CC) $(WARNINGS) $(CPPFLAGS) $(FUZZ_FLAGS) -Isrc $< src/router.c src/percent.c -o $@
 $(BUILD)/fuzz/fuzz_timefmt: tests/fuzz/fuzz_timefmt.c src/timefmt.c $(HEADERS) | $(BUILD)/fuzz
 	$(FUZZ_CC) $(WARNINGS) $(CPPFLAGS) $(FUZZ_FLAGS) -Isrc $< src/timefmt.c -o $@
 # libpq is the oracle: the password it reads must not survive masking.
-$(BUILD)/fuzz/fuzz_dsn: tests/fuzz/fuzz_dsn.c src/dsn.c $(HEADERS) | $(BUILD)/fuzz
-	$(FUZZ_CC) $(WARNINGS) $(CPPFLAGS) $(FUZZ_FLAGS) -Isrc $< src/dsn.c -lpq -o $@
+$(BUILD)/fuzz/fuzz_dsn: tests/fuzz/fuzz_dsn.c src/dsn.c src/percent.c $(HEADERS) | $(BUILD)/fuzz
+	$(FUZZ_CC) $(WARNINGS) $(CPPFLAGS) $(FUZZ_FLAGS) -Isrc $< src/dsn.c src/percent.c -lpq -o $@
 
 fuzzers: $(FUZZERS)
 

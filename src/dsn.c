@@ -1,6 +1,8 @@
 /* dsn.c: reading DATABASE_URL into which store to use and how to reach it. */
 #include "dsn.h"
 
+#include "percent.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -89,17 +91,6 @@ static void mask_keyword_string(const char *text, char *out, size_t out_size)
 		cursor = value_end;
 	}
 	out[used] = '\0';
-}
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Whether a URI query parameter's name is "password" once its %-escapes

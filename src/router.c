@@ -1,22 +1,13 @@
 /* router.c: which endpoint a request is for, and its query parameters (pure functions). */
 #include "router.h"
 
+#include "percent.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #define CONTRACT_LIMIT 100
 #define CONTRACT_OFFSET 1000
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decodes %XX escapes of length bytes of text into out. */
 static int percent_decode(const char *text, size_t length, char *out, size_t out_size)
@@ -28,7 +19,7 @@ static int percent_decode(const char *text, size_t length, char *out, size_t out
 		if (c == '%') {
 			if (i + 2 >= length)
 				return -1;
-			int high = hex_value(text[i + 1]), low = hex_value(text[i + 2]);
+			int high = hex_digit(text[i + 1]), low = hex_digit(text[i + 2]);
 			if (high < 0 || low < 0 || (high == 0 && low == 0))
 				return -1;
 			c = (char)(high * 16 + low);

@@ -1,0 +1,13 @@
+/* percent.c: reading RFC 3986 percent-escapes, shared by the router and the DATABASE_URL masking. */
+#include "percent.h"
+
+int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
