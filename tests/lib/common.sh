@@ -47,14 +47,21 @@ seeded_database() {
 # stack_up [VAR=VALUE...]: starts lighttpd + responders on a free port in
 # a temp dir; sets BASE_URL and STACK_DIR; stopped on exit.
 stack_up() {
-	local dir
-	dir=$(mktemp -d "$TEST_TMP/stack.XXXXXX")
-	local port
-	port=$(free_port) || bail_out "no free port"
-	BASE_URL=$(env "$@" STACK_DIR="$dir" PORT="$port" "$ROOT/scripts/stack" start) ||
-		bail_out "scripts/stack start failed"
-	STACK_DIR=$dir
-	on_exit "STACK_DIR='$dir' '$ROOT/scripts/stack' stop"
+	local dir port attempt
+	# A second attempt on another port: free_port cannot reserve the port,
+	# and another test may take it between the check and lighttpd's bind.
+	for attempt in 1 2; do
+		dir=$(mktemp -d "$TEST_TMP/stack.XXXXXX")
+		port=$(free_port) || bail_out "no free port"
+		if BASE_URL=$(env "$@" STACK_DIR="$dir" PORT="$port" "$ROOT/scripts/stack" start 2>"$dir/start.err"); then
+			STACK_DIR=$dir
+			on_exit "STACK_DIR='$dir' '$ROOT/scripts/stack' stop"
+			return 0
+		fi
+		diag "scripts/stack start failed (attempt $attempt): $(tail -n 5 "$dir/start.err" | tr '\n' ' ')"
+		STACK_DIR=$dir "$ROOT/scripts/stack" stop >/dev/null 2>&1
+	done
+	bail_out "scripts/stack start failed twice"
 }
 
 # stack_pids: every process of the stack in STACK_DIR (its session).
