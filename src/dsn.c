@@ -172,14 +172,13 @@ void dsn_mask_password(const char *url, char *out, size_t out_size)
 	out[used] = '\0';
 }
 
-int db_config_parse(const char *url, const char *default_sqlite_path, struct db_config *config,
-		    char *error, size_t error_size)
+int db_config_parse(const char *url, const char *default_sqlite_path, struct db_config *config, char *error,
+		    size_t error_size)
 {
 	memset(config, 0, sizeof *config);
 	if (url == NULL || *url == '\0') {
 		config->kind = DB_SQLITE;
-		if (copy_checked(config->target, sizeof config->target, default_sqlite_path, error,
-				 error_size) != 0)
+		if (copy_checked(config->target, sizeof config->target, default_sqlite_path, error, error_size) != 0)
 			return -1;
 		snprintf(config->masked, sizeof config->masked, "sqlite://%s", config->target);
 		return 0;

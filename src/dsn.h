@@ -17,8 +17,8 @@ struct db_config {
 
 /* Parses url (NULL or empty: the embedded default file default_sqlite_path).
  * Returns 0, or -1 with a reason in error. */
-int db_config_parse(const char *url, const char *default_sqlite_path, struct db_config *config,
-		    char *error, size_t error_size);
+int db_config_parse(const char *url, const char *default_sqlite_path, struct db_config *config, char *error,
+		    size_t error_size);
 
 /* Copies url into out with any password masked ("user:****@", "password=****"). */
 void dsn_mask_password(const char *url, char *out, size_t out_size);

@@ -125,8 +125,8 @@ static int make_more_slots(struct orders_page_tree *tree)
 		slot->total_cents = new_fast_integer();
 		slot->status = json_object_new_string("");
 		slot->created_at = json_object_new_string("");
-		if (slot->order == NULL || slot->id == NULL || slot->customer_id == NULL ||
-		    slot->total_cents == NULL || slot->status == NULL || slot->created_at == NULL) {
+		if (slot->order == NULL || slot->id == NULL || slot->customer_id == NULL || slot->total_cents == NULL ||
+		    slot->status == NULL || slot->created_at == NULL) {
 			json_object_put(slot->order);
 			json_object_put(slot->id);
 			json_object_put(slot->customer_id);
@@ -272,10 +272,10 @@ static const char *reason_phrase(int status)
 
 size_t format_response_head(const struct http_response *response, char *out, size_t out_size)
 {
-	int length = snprintf(out, out_size,
-			      "Status: %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
-			      response->status, reason_phrase(response->status), response->body_length,
-			      response->status == 405 ? "Allow: GET, HEAD\r\n" : "");
+	int length =
+	    snprintf(out, out_size, "Status: %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
+		     response->status, reason_phrase(response->status), response->body_length,
+		     response->status == 405 ? "Allow: GET, HEAD\r\n" : "");
 
 	return length < 0 ? 0 : (size_t)length < out_size ? (size_t)length : out_size - 1;
 }

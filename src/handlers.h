@@ -16,7 +16,7 @@ struct http_request {
 
 struct http_response {
 	int status;
-	int is_head;	   /* the headers of the GET answer, no body */
+	int is_head;	  /* the headers of the GET answer, no body */
 	const char *body; /* valid until the next app_handle call */
 	size_t body_length;
 };

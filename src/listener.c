@@ -241,7 +241,7 @@ static int peer_allowed(const struct allowed_peers *peers, const struct sockaddr
 		const struct sockaddr_storage *allowed = &peers->addresses[i];
 		if (allowed->ss_family == AF_INET && peer->ss_family == AF_INET &&
 		    ((const struct sockaddr_in *)allowed)->sin_addr.s_addr ==
-			    ((const struct sockaddr_in *)peer)->sin_addr.s_addr)
+			((const struct sockaddr_in *)peer)->sin_addr.s_addr)
 			return 1;
 		if (allowed->ss_family == AF_INET6 && peer->ss_family == AF_INET6 &&
 		    memcmp(&((const struct sockaddr_in6 *)allowed)->sin6_addr,
@@ -253,8 +253,9 @@ static int peer_allowed(const struct allowed_peers *peers, const struct sockaddr
 
 static void describe_peer(const struct sockaddr_storage *peer, char *out, size_t out_size)
 {
-	const void *address = peer->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)peer)->sin_addr
-							  : (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr;
+	const void *address = peer->ss_family == AF_INET
+				  ? (const void *)&((const struct sockaddr_in *)peer)->sin_addr
+				  : (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr;
 	if (inet_ntop(peer->ss_family, address, out, (socklen_t)out_size) == NULL)
 		snprintf(out, out_size, "?");
 }

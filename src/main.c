@@ -73,14 +73,14 @@ static int parse_count(const char *flag, const char *text, long minimum, long ma
 static int parse_options(int argc, char **argv, struct options *options)
 {
 	static const struct option long_options[] = {
-		{"listen", required_argument, NULL, 'l'},
-		{"workers", required_argument, NULL, 'w'},
-		{"backlog", required_argument, NULL, 'b'},
-		{"max-requests", required_argument, NULL, 'm'},
-		{"request-timeout", required_argument, NULL, 't'},
-		{"user", required_argument, NULL, 'u'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"backlog", required_argument, NULL, 'b'},
+	    {"max-requests", required_argument, NULL, 'm'},
+	    {"request-timeout", required_argument, NULL, 't'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	long value;
 	int option;

@@ -33,15 +33,14 @@ static int percent_decode(const char *text, size_t length, char *out, size_t out
 	return 0;
 }
 
-int request_path(const char *request_uri, const char *script_name, const char *path_info, char *out,
-		 size_t out_size)
+int request_path(const char *request_uri, const char *script_name, const char *path_info, char *out, size_t out_size)
 {
 	if (request_uri != NULL && *request_uri != '\0')
 		return percent_decode(request_uri, strcspn(request_uri, "?#"), out, out_size);
 
 	char joined[4096];
-	int length = snprintf(joined, sizeof joined, "%s%s", script_name ? script_name : "",
-			      path_info ? path_info : "");
+	int length =
+	    snprintf(joined, sizeof joined, "%s%s", script_name ? script_name : "", path_info ? path_info : "");
 	if (length < 0 || (size_t)length >= sizeof joined)
 		return -1;
 	if (length == 0)
@@ -76,8 +75,7 @@ struct route route_request(const char *method, const char *path)
 
 /* Strict decimal: digits only (no sign, no spaces, no escapes), so that
  * "10abc", "-1" and "1e3" are refused rather than half-read. */
-static int parse_bounded(const char *text, size_t length, long long minimum, long long maximum,
-			 long long *value)
+static int parse_bounded(const char *text, size_t length, long long minimum, long long maximum, long long *value)
 {
 	long long result = 0;
 
@@ -124,8 +122,7 @@ int parse_page_query(const char *query, struct order_page *page, char *error, si
 				return -1;
 			}
 			if (parse_bounded(value, value_length, 1, MAX_PAGE_LIMIT, &limit) != 0) {
-				snprintf(error, error_size, "limit must be an integer from 1 to %d",
-					 MAX_PAGE_LIMIT);
+				snprintf(error, error_size, "limit must be an integer from 1 to %d", MAX_PAGE_LIMIT);
 				return -1;
 			}
 		} else if (name_length == 6 && memcmp(cursor, "offset", 6) == 0) {
@@ -143,8 +140,7 @@ int parse_page_query(const char *query, struct order_page *page, char *error, si
 			char shown[33];
 			size_t shown_length = 0;
 			for (size_t i = 0; i < name_length && shown_length < sizeof shown - 1; i++)
-				shown[shown_length++] =
-					(cursor[i] >= 0x20 && cursor[i] < 0x7f) ? cursor[i] : '?';
+				shown[shown_length++] = (cursor[i] >= 0x20 && cursor[i] < 0x7f) ? cursor[i] : '?';
 			shown[shown_length] = '\0';
 			snprintf(error, error_size, "unknown parameter '%s' (use limit and offset)", shown);
 			return -1;

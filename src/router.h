@@ -22,8 +22,7 @@ struct route {
  * into SCRIPT_NAME and PATH_INFO), else SCRIPT_NAME + PATH_INFO.
  * Returns 0, or -1 for a path that cannot be decoded (bad or NUL escapes,
  * too long). */
-int request_path(const char *request_uri, const char *script_name, const char *path_info, char *out,
-		 size_t out_size);
+int request_path(const char *request_uri, const char *script_name, const char *path_info, char *out, size_t out_size);
 
 struct route route_request(const char *method, const char *path);
 

@@ -16,8 +16,7 @@ struct store {
 
 /* A backend built as a plugin beside the executable (build/), loaded
  * only by a process that uses it: see PLUGIN_SOURCES in the Makefile. */
-static const struct store_backend *load_plugin(const char *file, const char *symbol, char *error,
-					       size_t error_size)
+static const struct store_backend *load_plugin(const char *file, const char *symbol, char *error, size_t error_size)
 {
 	char path[PATH_MAX];
 	ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
@@ -80,8 +79,8 @@ struct store *store_open(const struct db_config *config, char *error, size_t err
 	return store;
 }
 
-enum store_status store_fetch_orders(struct store *store, const struct order_page *page,
-				     order_row_fn on_row, void *context)
+enum store_status store_fetch_orders(struct store *store, const struct order_page *page, order_row_fn on_row,
+				     void *context)
 {
 	return store->backend->fetch_orders(store->handle, page, on_row, context);
 }

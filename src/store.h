@@ -30,7 +30,7 @@ struct order_page {
 
 enum store_status {
 	STORE_OK = 0,
-	STORE_UNAVAILABLE, /* cannot reach the database now; retried on the next call */
+	STORE_UNAVAILABLE,  /* cannot reach the database now; retried on the next call */
 	STORE_QUERY_FAILED, /* reached it, but the query or a row was wrong */
 	STORE_ROW_REJECTED, /* the row callback said stop */
 };
@@ -47,8 +47,8 @@ struct store_backend {
 	 * into error and returns NULL. A backend that can reconnect later may
 	 * instead return a handle that is not connected yet and say so in error. */
 	void *(*open)(const struct db_config *config, char *error, size_t error_size);
-	enum store_status (*fetch_orders)(void *handle, const struct order_page *page,
-					  order_row_fn on_row, void *context);
+	enum store_status (*fetch_orders)(void *handle, const struct order_page *page, order_row_fn on_row,
+					  void *context);
 	enum store_status (*ping)(void *handle);
 	void (*close)(void *handle);
 };
@@ -58,8 +58,8 @@ extern const struct store_backend sqlite_backend;
 extern const struct store_backend pgsql_backend;
 
 struct store *store_open(const struct db_config *config, char *error, size_t error_size);
-enum store_status store_fetch_orders(struct store *store, const struct order_page *page,
-				     order_row_fn on_row, void *context);
+enum store_status store_fetch_orders(struct store *store, const struct order_page *page, order_row_fn on_row,
+				     void *context);
 enum store_status store_ping(struct store *store);
 const char *store_name(const struct store *store);
 void store_close(struct store *store);

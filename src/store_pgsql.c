@@ -13,10 +13,8 @@
 
 #include "log.h"
 
-#define ORDERS_DEFAULT_SQL \
-	"SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT 100 OFFSET 1000"
-#define ORDERS_PAGE_SQL \
-	"SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT $1 OFFSET $2"
+#define ORDERS_DEFAULT_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT 100 OFFSET 1000"
+#define ORDERS_PAGE_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT $1 OFFSET $2"
 #define PING_SQL "SELECT 1"
 
 /* libpq waits for a reply forever; a hung server (SIGSTOPped, stuck on I/O)
@@ -41,25 +39,24 @@ struct prepared_query {
 	const Oid *param_types;
 };
 
-static const Oid page_param_types[] = { INT8_OID, INT8_OID };
+static const Oid page_param_types[] = {INT8_OID, INT8_OID};
 
 static const struct prepared_query prepared_queries[PREPARED_COUNT] = {
-	[ORDERS_DEFAULT] = { "orders_default", ORDERS_DEFAULT_SQL, 0, NULL },
-	[ORDERS_PAGE] = { "orders_page", ORDERS_PAGE_SQL, 2, page_param_types },
+    [ORDERS_DEFAULT] = {"orders_default", ORDERS_DEFAULT_SQL, 0, NULL},
+    [ORDERS_PAGE] = {"orders_page", ORDERS_PAGE_SQL, 2, page_param_types},
 };
 
 enum { COLUMN_ID, COLUMN_CUSTOMER_ID, COLUMN_TOTAL_CENTS, COLUMN_STATUS, COLUMN_CREATED_AT, COLUMN_COUNT };
 
-static const char *const column_names[COLUMN_COUNT] = { "id", "customer_id", "total_cents", "status",
-							 "created_at" };
+static const char *const column_names[COLUMN_COUNT] = {"id", "customer_id", "total_cents", "status", "created_at"};
 
 /* How one attempt at a statement ended. LOST and TIMED_OUT both leave the
  * store disconnected; they differ in whether retrying at once makes sense. */
 enum attempt_result {
 	ATTEMPT_OK,
 	ATTEMPT_QUERY_FAILED, /* the server answered with an error; the connection is fine */
-	ATTEMPT_LOST, /* cannot connect, or the connection broke */
-	ATTEMPT_TIMED_OUT, /* no answer before the deadline: the server hangs */
+	ATTEMPT_LOST,	      /* cannot connect, or the connection broke */
+	ATTEMPT_TIMED_OUT,    /* no answer before the deadline: the server hangs */
 };
 
 enum exchange_outcome { EXCHANGE_ANSWERED, EXCHANGE_LOST, EXCHANGE_TIMED_OUT };
@@ -67,13 +64,13 @@ enum exchange_outcome { EXCHANGE_ANSWERED, EXCHANGE_LOST, EXCHANGE_TIMED_OUT };
 /* Either a prepared query (by index) or a one-off text query. */
 struct statement {
 	int prepared_index; /* into prepared_queries, or -1 */
-	const char *sql; /* when prepared_index is -1 */
+	const char *sql;    /* when prepared_index is -1 */
 	int param_count;
 	const char *const *param_values;
 };
 
 struct pgsql_store {
-	PGconn *connection; /* NULL while the database is unreachable */
+	PGconn *connection;		 /* NULL while the database is unreachable */
 	int is_prepared[PREPARED_COUNT]; /* on the current connection */
 	/* As libpq parsed it from the target, to scrub from any message we log. */
 	char *password;
@@ -87,7 +84,7 @@ struct pgsql_store {
 /* CLOCK_MONOTONIC cannot fail on Linux; a wall-clock step must not move deadlines. */
 static int64_t monotonic_ms(void)
 {
-	struct timespec now = { 0, 0 };
+	struct timespec now = {0, 0};
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
@@ -219,7 +216,7 @@ static int wait_for_socket(PGconn *connection, short events, int64_t deadline_ms
 		int64_t remaining_ms = deadline_ms - monotonic_ms();
 		if (remaining_ms <= 0)
 			return 0;
-		struct pollfd poll_entry = { .fd = socket_fd, .events = events, .revents = 0 };
+		struct pollfd poll_entry = {.fd = socket_fd, .events = events, .revents = 0};
 		int ready = poll(&poll_entry, 1, (int)remaining_ms);
 		if (ready > 0)
 			return 1;
@@ -407,10 +404,9 @@ static enum attempt_result prepare_missing(struct pgsql_store *store, char *reas
 		if (store->is_prepared[index])
 			continue;
 		enum attempt_result attempt = finish_exchange(
-			store,
-			PQsendPrepare(store->connection, query->name, query->sql, query->param_count,
-				      query->param_types),
-			PGRES_COMMAND_OK, &result, reason, reason_size);
+		    store,
+		    PQsendPrepare(store->connection, query->name, query->sql, query->param_count, query->param_types),
+		    PGRES_COMMAND_OK, &result, reason, reason_size);
 		PQclear(result);
 		if (attempt != ATTEMPT_OK)
 			return attempt;
@@ -424,8 +420,8 @@ static int send_statement(PGconn *connection, const struct statement *statement)
 	if (statement->prepared_index < 0)
 		return PQsendQueryParams(connection, statement->sql, statement->param_count, NULL,
 					 statement->param_values, NULL, NULL, 0);
-	return PQsendQueryPrepared(connection, prepared_queries[statement->prepared_index].name,
-				   statement->param_count, statement->param_values, NULL, NULL, 0);
+	return PQsendQueryPrepared(connection, prepared_queries[statement->prepared_index].name, statement->param_count,
+				   statement->param_values, NULL, NULL, 0);
 }
 
 static enum attempt_result attempt_statement(struct pgsql_store *store, const struct statement *statement,
@@ -444,8 +440,8 @@ static enum attempt_result attempt_statement(struct pgsql_store *store, const st
 		if (attempt != ATTEMPT_OK)
 			return attempt;
 	}
-	return finish_exchange(store, send_statement(store->connection, statement), PGRES_TUPLES_OK, result_out,
-			       reason, reason_size);
+	return finish_exchange(store, send_statement(store->connection, statement), PGRES_TUPLES_OK, result_out, reason,
+			       reason_size);
 }
 
 /* Runs statement, connecting first when down. A connection that died while
@@ -475,8 +471,7 @@ static enum store_status run_statement(struct pgsql_store *store, const struct s
 /* Logs a problem when it differs from the last one logged, and a recovery
  * once. A successful ping proves the database reachable, not the orders
  * query sound, so it does not end a query problem. */
-static void report_outcome(struct pgsql_store *store, enum store_status status, const char *reason,
-			   int proves_query)
+static void report_outcome(struct pgsql_store *store, enum store_status status, const char *reason, int proves_query)
 {
 	switch (status) {
 	case STORE_OK:
@@ -512,8 +507,8 @@ static int parse_int64(const char *text, int64_t *value)
 }
 
 /* Hands each row to on_row; the strings point into result, valid for the callback only. */
-static enum store_status deliver_rows(const PGresult *result, order_row_fn on_row, void *context,
-				      char *reason, size_t reason_size)
+static enum store_status deliver_rows(const PGresult *result, order_row_fn on_row, void *context, char *reason,
+				      size_t reason_size)
 {
 	int row_count = PQntuples(result);
 
@@ -539,12 +534,12 @@ static enum store_status deliver_rows(const PGresult *result, order_row_fn on_ro
 			}
 		}
 		const struct order_row row = {
-			.id = integers[COLUMN_ID],
-			.customer_id = integers[COLUMN_CUSTOMER_ID],
-			.total_cents = integers[COLUMN_TOTAL_CENTS],
-			.status = PQgetvalue(result, row_index, COLUMN_STATUS),
-			.status_len = (size_t)PQgetlength(result, row_index, COLUMN_STATUS),
-			.created_at = PQgetvalue(result, row_index, COLUMN_CREATED_AT),
+		    .id = integers[COLUMN_ID],
+		    .customer_id = integers[COLUMN_CUSTOMER_ID],
+		    .total_cents = integers[COLUMN_TOTAL_CENTS],
+		    .status = PQgetvalue(result, row_index, COLUMN_STATUS),
+		    .status_len = (size_t)PQgetlength(result, row_index, COLUMN_STATUS),
+		    .created_at = PQgetvalue(result, row_index, COLUMN_CREATED_AT),
 		};
 		if (on_row(context, &row) != 0)
 			return STORE_ROW_REJECTED;
@@ -593,8 +588,8 @@ static void *pgsql_open(const struct db_config *config, char *error, size_t erro
 	case ATTEMPT_TIMED_OUT:
 		/* Not remembered as last_problem: the first failing request logs
 		 * it again, in case the caller does not log error for a live handle. */
-		snprintf(error, error_size, "PostgreSQL %s unreachable, retrying on each request: %s",
-			 config->masked, reason);
+		snprintf(error, error_size, "PostgreSQL %s unreachable, retrying on each request: %s", config->masked,
+			 reason);
 		break;
 	}
 	return store;
@@ -609,8 +604,8 @@ static enum store_status pgsql_fetch_orders(void *handle, const struct order_pag
 	struct pgsql_store *store = handle;
 	char limit_text[24];
 	char offset_text[24];
-	const char *const page_values[] = { limit_text, offset_text };
-	struct statement statement = { ORDERS_DEFAULT, NULL, 0, NULL };
+	const char *const page_values[] = {limit_text, offset_text};
+	struct statement statement = {ORDERS_DEFAULT, NULL, 0, NULL};
 	PGresult *result = NULL;
 	char reason[REASON_SIZE] = "";
 
@@ -632,7 +627,7 @@ static enum store_status pgsql_fetch_orders(void *handle, const struct order_pag
 static enum store_status pgsql_ping(void *handle)
 {
 	struct pgsql_store *store = handle;
-	struct statement statement = { -1, PING_SQL, 0, NULL };
+	struct statement statement = {-1, PING_SQL, 0, NULL};
 	PGresult *result = NULL;
 	char reason[REASON_SIZE] = "";
 	enum store_status status = run_statement(store, &statement, &result, reason, sizeof reason);
@@ -643,9 +638,9 @@ static enum store_status pgsql_ping(void *handle)
 }
 
 const struct store_backend pgsql_backend = {
-	.name = "postgresql",
-	.open = pgsql_open,
-	.fetch_orders = pgsql_fetch_orders,
-	.ping = pgsql_ping,
-	.close = pgsql_close,
+    .name = "postgresql",
+    .open = pgsql_open,
+    .fetch_orders = pgsql_fetch_orders,
+    .ping = pgsql_ping,
+    .close = pgsql_close,
 };

@@ -60,19 +60,18 @@ static void *sqlite_open(const struct db_config *config, char *error, size_t err
 	}
 	/* Read-only: the responder never writes, and a compromised worker
 	 * must not be able to either. NOMUTEX: one handle per process. */
-	if (sqlite3_open_v2(store->path, &store->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_open_v2(store->path, &store->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		snprintf(error, error_size, "cannot open database %s: %s", store->path,
 			 store->db ? sqlite3_errmsg(store->db) : "out of memory");
 		goto fail;
 	}
 	sqlite3_busy_timeout(store->db, BUSY_TIMEOUT_MS);
-	if (sqlite3_prepare_v3(store->db, CONTRACT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &store->contract_query,
-			       NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v3(store->db, CONTRACT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &store->contract_query, NULL) !=
+		SQLITE_OK ||
 	    sqlite3_prepare_v3(store->db, PAGE_SQL, -1, SQLITE_PREPARE_PERSISTENT, &store->page_query, NULL) !=
-		    SQLITE_OK ||
-	    sqlite3_prepare_v3(store->db, PING_SQL, -1, SQLITE_PREPARE_PERSISTENT, &store->ping_query,
-			       NULL) != SQLITE_OK) {
+		SQLITE_OK ||
+	    sqlite3_prepare_v3(store->db, PING_SQL, -1, SQLITE_PREPARE_PERSISTENT, &store->ping_query, NULL) !=
+		SQLITE_OK) {
 		snprintf(error, error_size, "database %s is not an orders database: %s", store->path,
 			 sqlite3_errmsg(store->db));
 		goto fail;
@@ -137,9 +136,9 @@ static enum store_status sqlite_ping(void *handle)
 }
 
 const struct store_backend sqlite_backend = {
-	.name = "sqlite",
-	.open = sqlite_open,
-	.fetch_orders = sqlite_fetch_orders,
-	.ping = sqlite_ping,
-	.close = sqlite_close,
+    .name = "sqlite",
+    .open = sqlite_open,
+    .fetch_orders = sqlite_fetch_orders,
+    .ping = sqlite_ping,
+    .close = sqlite_close,
 };

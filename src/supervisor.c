@@ -28,7 +28,7 @@
 
 /* One worker process, and its activity record shared with it. */
 struct worker {
-	pid_t pid; /* 0: record free */
+	pid_t pid;    /* 0: record free */
 	int retiring; /* replaced (SIGHUP): finishing its request, not restarted */
 	long long started_at_ms;
 	struct worker_activity *activity;
@@ -291,7 +291,7 @@ static int allocate(struct supervisor *supervisor)
 	/* Anonymous shared memory survives fork: the workers write their
 	 * activity, the supervisor reads it. */
 	struct worker_activity *shared =
-		mmap(NULL, shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	    mmap(NULL, shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (supervisor->workers == NULL || supervisor->positions == NULL || shared == MAP_FAILED) {
 		log_line("cannot allocate the worker table: %s", strerror(errno));
 		return -1;

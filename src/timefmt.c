@@ -19,8 +19,8 @@ int iso_timestamp_from_sql(const char *sql_text, char *out)
 
 	out[0] = '\0';
 	if (!is_digits(t, 4) || t[4] != '-' || !is_digits(t + 5, 2) || t[7] != '-' || !is_digits(t + 8, 2) ||
-	    (t[10] != ' ' && t[10] != 'T') || !is_digits(t + 11, 2) || t[13] != ':' ||
-	    !is_digits(t + 14, 2) || t[16] != ':' || !is_digits(t + 17, 2))
+	    (t[10] != ' ' && t[10] != 'T') || !is_digits(t + 11, 2) || t[13] != ':' || !is_digits(t + 14, 2) ||
+	    t[16] != ':' || !is_digits(t + 17, 2))
 		return -1;
 
 	char milliseconds[3] = {'0', '0', '0'};
@@ -37,8 +37,7 @@ int iso_timestamp_from_sql(const char *sql_text, char *out)
 	}
 	/* A trailing UTC marker is harmless; any other offset would need real
 	 * conversion, and the contract's column has no time zone. */
-	if (!(*rest == '\0' || strcmp(rest, "Z") == 0 || strcmp(rest, "+00") == 0 ||
-	      strcmp(rest, "+00:00") == 0))
+	if (!(*rest == '\0' || strcmp(rest, "Z") == 0 || strcmp(rest, "+00") == 0 || strcmp(rest, "+00:00") == 0))
 		return -1;
 
 	memcpy(out, t, 10);

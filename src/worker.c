@@ -44,8 +44,7 @@ int drop_privileges(const struct options *options)
 	if (options->uid == 0)
 		return 0;
 	if (setgroups(1, &options->gid) != 0 || setgid(options->gid) != 0 || setuid(options->uid) != 0) {
-		log_line("cannot switch to user %s (uid %ld): %s", options->user, (long)options->uid,
-			 strerror(errno));
+		log_line("cannot switch to user %s (uid %ld): %s", options->user, (long)options->uid, strerror(errno));
 		return -1;
 	}
 	/* Defence in depth: a setuid that only changed the effective id would
@@ -71,11 +70,11 @@ static void discard_request_body(FCGX_Stream *in)
 static void serve_fastcgi_request(struct app *app, FCGX_Request *request, struct worker_activity *activity)
 {
 	struct http_request http = {
-		.method = FCGX_GetParam("REQUEST_METHOD", request->envp),
-		.request_uri = FCGX_GetParam("REQUEST_URI", request->envp),
-		.script_name = FCGX_GetParam("SCRIPT_NAME", request->envp),
-		.path_info = FCGX_GetParam("PATH_INFO", request->envp),
-		.query_string = FCGX_GetParam("QUERY_STRING", request->envp),
+	    .method = FCGX_GetParam("REQUEST_METHOD", request->envp),
+	    .request_uri = FCGX_GetParam("REQUEST_URI", request->envp),
+	    .script_name = FCGX_GetParam("SCRIPT_NAME", request->envp),
+	    .path_info = FCGX_GetParam("PATH_INFO", request->envp),
+	    .query_string = FCGX_GetParam("QUERY_STRING", request->envp),
 	};
 	struct http_response response;
 	char head[256];
@@ -207,11 +206,11 @@ int run_cgi_request(const struct options *options)
 		return WORKER_EXIT_CONFIG;
 	}
 	struct http_request http = {
-		.method = getenv("REQUEST_METHOD"),
-		.request_uri = getenv("REQUEST_URI"),
-		.script_name = getenv("SCRIPT_NAME"),
-		.path_info = getenv("PATH_INFO"),
-		.query_string = getenv("QUERY_STRING"),
+	    .method = getenv("REQUEST_METHOD"),
+	    .request_uri = getenv("REQUEST_URI"),
+	    .script_name = getenv("SCRIPT_NAME"),
+	    .path_info = getenv("PATH_INFO"),
+	    .query_string = getenv("QUERY_STRING"),
 	};
 	app_handle(app, &http, &response);
 	size_t head_length = format_response_head(&response, head, sizeof head);

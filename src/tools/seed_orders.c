@@ -33,8 +33,7 @@
 /* Eighths give the benchmark's proportions exactly: pending and refunded
  * 12.5% each, the other three 25% each. */
 static const char *const status_by_eighth[8] = {
-	"pending",   "processing", "processing", "completed",
-	"completed", "cancelled",  "cancelled",  "refunded",
+    "pending", "processing", "processing", "completed", "completed", "cancelled", "cancelled", "refunded",
 };
 
 enum dialect { DIALECT_NONE, DIALECT_SQLITE, DIALECT_POSTGRES };
@@ -129,11 +128,10 @@ static int format_timestamp(int64_t unix_microseconds, char out[static TIMESTAMP
 	int64_t year, month, day;
 
 	civil_from_days(days, &year, &month, &day);
-	int length = snprintf(out, TIMESTAMP_BUFFER_SIZE,
-			      "%04" PRId64 "-%02" PRId64 "-%02" PRId64 " %02" PRId64 ":%02" PRId64 ":%02" PRId64
-			      ".%06" PRId64,
-			      year, month, day, second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60,
-			      microseconds);
+	int length =
+	    snprintf(out, TIMESTAMP_BUFFER_SIZE,
+		     "%04" PRId64 "-%02" PRId64 "-%02" PRId64 " %02" PRId64 ":%02" PRId64 ":%02" PRId64 ".%06" PRId64,
+		     year, month, day, second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60, microseconds);
 	return length == TIMESTAMP_LENGTH && year >= 0 ? 0 : -1;
 }
 
@@ -189,7 +187,8 @@ static int write_row(uint64_t *state, int64_t reference_microseconds, int id, in
 	int64_t total_cents = random_between(state, TOTAL_CENTS_MIN, TOTAL_CENTS_MAX);
 	const char *status = status_by_eighth[random_below(state, 8)];
 	/* [0, 365 days): "now minus up to 365 days", at the stores' microsecond resolution. */
-	int64_t age = (int64_t)random_below(state, (uint64_t)(MAX_AGE_DAYS * SECONDS_PER_DAY * MICROSECONDS_PER_SECOND));
+	int64_t age =
+	    (int64_t)random_below(state, (uint64_t)(MAX_AGE_DAYS * SECONDS_PER_DAY * MICROSECONDS_PER_SECOND));
 	char created_at[TIMESTAMP_BUFFER_SIZE];
 
 	if (format_timestamp(reference_microseconds - age, created_at) != 0) {
@@ -206,7 +205,7 @@ static int write_rows(const struct options *options)
 {
 	uint64_t state = options->seed;
 	int64_t reference_microseconds =
-		days_from_civil(REFERENCE_YEAR, REFERENCE_MONTH, REFERENCE_DAY) * SECONDS_PER_DAY * MICROSECONDS_PER_SECOND;
+	    days_from_civil(REFERENCE_YEAR, REFERENCE_MONTH, REFERENCE_DAY) * SECONDS_PER_DAY * MICROSECONDS_PER_SECOND;
 
 	for (int id = 1; id <= ORDER_COUNT; id++) {
 		int first_in_statement = (id - 1) % ROWS_PER_INSERT == 0;
@@ -266,11 +265,11 @@ static int parse_seed(const char *text, uint64_t *seed)
 static int parse_options(int argc, char **argv, struct options *options)
 {
 	static const struct option long_options[] = {
-		{"dialect", required_argument, NULL, 'd'},
-		{"seed", required_argument, NULL, 's'},
-		{"truncate", no_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"dialect", required_argument, NULL, 'd'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"truncate", no_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int option;
 
@@ -286,7 +285,8 @@ static int parse_options(int argc, char **argv, struct options *options)
 			} else if (strcmp(optarg, "postgres") == 0) {
 				options->dialect = DIALECT_POSTGRES;
 			} else {
-				fprintf(stderr, "seed-orders: --dialect: '%s' is neither sqlite nor postgres\n", optarg);
+				fprintf(stderr, "seed-orders: --dialect: '%s' is neither sqlite nor postgres\n",
+					optarg);
 				return -1;
 			}
 			break;

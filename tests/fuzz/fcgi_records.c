@@ -15,24 +15,23 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: fcgi_records [options] ADDRESS\n"
-		"Sends malformed FastCGI records to the responder at ADDRESS (a unix socket path or\n"
-		"HOST:PORT), one connection per case, and counts how each connection ended.\n"
-		"Every wait is bounded: a case never takes much longer than its hold time.\n"
-		"\n"
-		"  -n COUNT   cases to run (default 1000)\n"
-		"  -s SEED    seed of the case generator (default 1); a run is reproducible\n"
-		"  -i INDEX   first case index (default 0): -i 1234 -n 1 -v replays case 1234\n"
-		"  -t MS      how long a case waits for the responder's answer, or holds a\n"
-		"             stalled connection open (default 100)\n"
-		"  -L COUNT   of the cases, COUNT silent peers spread over the run hold their\n"
-		"             connection for -H milliseconds instead (default 0)\n"
-		"  -H MS      hold time of those long silent peers (default 4000)\n"
-		"  -c EVERY   a well-formed GET / every EVERY cases, which must be answered\n"
-		"             200 within 10 s (default 50; 0: none)\n"
-		"  -v         one line per case\n"
-		"Exit status: 0, or 1 when a control request was not answered.\n");
+	fprintf(out, "usage: fcgi_records [options] ADDRESS\n"
+		     "Sends malformed FastCGI records to the responder at ADDRESS (a unix socket path or\n"
+		     "HOST:PORT), one connection per case, and counts how each connection ended.\n"
+		     "Every wait is bounded: a case never takes much longer than its hold time.\n"
+		     "\n"
+		     "  -n COUNT   cases to run (default 1000)\n"
+		     "  -s SEED    seed of the case generator (default 1); a run is reproducible\n"
+		     "  -i INDEX   first case index (default 0): -i 1234 -n 1 -v replays case 1234\n"
+		     "  -t MS      how long a case waits for the responder's answer, or holds a\n"
+		     "             stalled connection open (default 100)\n"
+		     "  -L COUNT   of the cases, COUNT silent peers spread over the run hold their\n"
+		     "             connection for -H milliseconds instead (default 0)\n"
+		     "  -H MS      hold time of those long silent peers (default 4000)\n"
+		     "  -c EVERY   a well-formed GET / every EVERY cases, which must be answered\n"
+		     "             200 within 10 s (default 50; 0: none)\n"
+		     "  -v         one line per case\n"
+		     "Exit status: 0, or 1 when a control request was not answered.\n");
 }
 
 /* FastCGI 1.0 record types and roles, as the specification numbers them. */
@@ -139,10 +138,14 @@ static void append_header(struct bytes *out, unsigned version, unsigned type, un
 			  unsigned padding_length)
 {
 	unsigned char header[HEADER_LENGTH] = {
-		(unsigned char)version,		     (unsigned char)type,
-		(unsigned char)(id >> 8),	     (unsigned char)id,
-		(unsigned char)(content_length >> 8), (unsigned char)content_length,
-		(unsigned char)padding_length,	     0,
+	    (unsigned char)version,
+	    (unsigned char)type,
+	    (unsigned char)(id >> 8),
+	    (unsigned char)id,
+	    (unsigned char)(content_length >> 8),
+	    (unsigned char)content_length,
+	    (unsigned char)padding_length,
+	    0,
 	};
 	append(out, header, sizeof header);
 }
@@ -176,8 +179,7 @@ static void append_length(struct bytes *out, uint32_t length)
 	append_byte(out, length);
 }
 
-static void append_pair(struct bytes *out, const char *name, size_t name_length, const char *value,
-			size_t value_length)
+static void append_pair(struct bytes *out, const char *name, size_t name_length, const char *value, size_t value_length)
 {
 	append_length(out, (uint32_t)name_length);
 	append_length(out, (uint32_t)value_length);
@@ -190,8 +192,8 @@ static void append_text_pair(struct bytes *out, const char *name, const char *va
 	append_pair(out, name, strlen(name), value, strlen(value));
 }
 
-static const char *const some_uris[] = {"/", "/orders", "/orders?limit=3&offset=7", "/health", "/nope",
-					"/orders?limit=0"};
+static const char *const some_uris[] = {"/",	   "/orders", "/orders?limit=3&offset=7",
+					"/health", "/nope",   "/orders?limit=0"};
 
 static void append_params_of(struct bytes *params, const char *method, const char *uri)
 {
@@ -569,23 +571,23 @@ struct case_kind {
 };
 
 static const struct case_kind kinds[] = {
-	{"truncated-header", truncated_header},
-	{"wrong-version", wrong_version},
-	{"absurd-length", absurd_length},
-	{"unknown-type", unknown_type},
-	{"other-request-ids", other_request_ids},
-	{"abort-mid-request", abort_mid_request},
-	{"huge-param-lengths", huge_param_lengths},
-	{"silent-peer", silent_peer},
-	{"close-mid-record", close_mid_record},
-	{"random-bytes", random_bytes},
-	{"mutated-request", mutated_request},
-	{"bad-role-or-flags", bad_role_or_flags},
-	{"management-records", management_records},
-	{"odd-padding", odd_padding},
-	{"many-or-large-params", many_or_large_params},
-	{"large-body", large_body},
-	{"empty-records", empty_records},
+    {"truncated-header", truncated_header},
+    {"wrong-version", wrong_version},
+    {"absurd-length", absurd_length},
+    {"unknown-type", unknown_type},
+    {"other-request-ids", other_request_ids},
+    {"abort-mid-request", abort_mid_request},
+    {"huge-param-lengths", huge_param_lengths},
+    {"silent-peer", silent_peer},
+    {"close-mid-record", close_mid_record},
+    {"random-bytes", random_bytes},
+    {"mutated-request", mutated_request},
+    {"bad-role-or-flags", bad_role_or_flags},
+    {"management-records", management_records},
+    {"odd-padding", odd_padding},
+    {"many-or-large-params", many_or_large_params},
+    {"large-body", large_body},
+    {"empty-records", empty_records},
 };
 #define KIND_COUNT (sizeof kinds / sizeof kinds[0])
 
@@ -615,8 +617,8 @@ static void read_records(struct answer *answer, const unsigned char *data, size_
 	while (length > 0) {
 		if (answer->content_left > 0) {
 			size_t take = length < answer->content_left ? length : answer->content_left;
-			for (size_t i = 0; answer->in_stdout && i < take &&
-					   answer->stdout_used < sizeof answer->stdout_start - 1;
+			for (size_t i = 0;
+			     answer->in_stdout && i < take && answer->stdout_used < sizeof answer->stdout_start - 1;
 			     i++)
 				answer->stdout_start[answer->stdout_used++] = (char)data[i];
 			answer->content_left -= take;
@@ -802,8 +804,8 @@ static int read_settings(int argc, char **argv, struct settings *settings)
 {
 	int option;
 
-	*settings = (struct settings){.cases = 1000, .seed = 1, .wait_ms = 100, .long_hold_ms = 4000,
-				      .control_every = 50};
+	*settings =
+	    (struct settings){.cases = 1000, .seed = 1, .wait_ms = 100, .long_hold_ms = 4000, .control_every = 50};
 	while ((option = getopt(argc, argv, "n:s:i:t:L:H:c:vh")) != -1) {
 		switch (option) {
 		case 'n':
@@ -884,10 +886,10 @@ int main(int argc, char **argv)
 
 		if (settings.control_every > 0 && index % settings.control_every == 0) {
 			append_valid_request(&out, "/");
-			enum result result = run_connection(&address, address_length, &out, END_SHUT,
-							    CONTROL_DEADLINE_MS, &answer);
-			int answered = result == RESULT_ANSWERED &&
-				       strncmp(answer.stdout_start, "Status: 200", 11) == 0;
+			enum result result =
+			    run_connection(&address, address_length, &out, END_SHUT, CONTROL_DEADLINE_MS, &answer);
+			int answered =
+			    result == RESULT_ANSWERED && strncmp(answer.stdout_start, "Status: 200", 11) == 0;
 			controls++;
 			controls_failed += !answered;
 			if (settings.verbose || !answered)

@@ -1,4 +1,5 @@
-/* fuzz_dsn.c: libFuzzer target for db_config_parse and dsn_mask_password (dsn.c): DATABASE_URL in any shape, and no password in what gets logged. */
+/* fuzz_dsn.c: libFuzzer target for db_config_parse and dsn_mask_password (dsn.c): DATABASE_URL in any shape, and no
+ * password in what gets logged. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (result == 0) {
 		if (page.is_default ? page.limit != 100 || page.offset != 1000
 				    : page.limit < 1 || page.limit > MAX_PAGE_LIMIT || page.offset < 0 ||
-					      page.offset > MAX_PAGE_OFFSET)
+					  page.offset > MAX_PAGE_OFFSET)
 			abort();
 		if (!looks_acceptable(query))
 			abort();
@@ -49,8 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct order_page again;
 			snprintf(canonical, sizeof canonical, "limit=%lld&offset=%lld", (long long)page.limit,
 				 (long long)page.offset);
-			if (parse_page_query(canonical, &again, error, error_size) != 0 ||
-			    again.limit != page.limit || again.offset != page.offset || again.is_default)
+			if (parse_page_query(canonical, &again, error, error_size) != 0 || again.limit != page.limit ||
+			    again.offset != page.offset || again.is_default)
 				abort();
 		}
 	} else if (result == -1) {

@@ -1,4 +1,5 @@
-/* fuzz_router.c: libFuzzer target for request_path and route_request (router.c), the parsers every request's path goes through. */
+/* fuzz_router.c: libFuzzer target for request_path and route_request (router.c), the parsers every request's path goes
+ * through. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

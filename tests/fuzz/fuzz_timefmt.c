@@ -1,4 +1,5 @@
-/* fuzz_timefmt.c: libFuzzer target for iso_timestamp_from_sql (timefmt.c), which reads every created_at the database returns. */
+/* fuzz_timefmt.c: libFuzzer target for iso_timestamp_from_sql (timefmt.c), which reads every created_at the database
+ * returns. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * milliseconds the first three fraction digits (zero-filled). */
 		char milliseconds[4] = "000";
 		if (text[19] == '.')
-			memcpy(milliseconds, text + 20, strspn(text + 20, "0123456789") < 3 ? strspn(text + 20, "0123456789") : 3);
+			memcpy(milliseconds, text + 20,
+			       strspn(text + 20, "0123456789") < 3 ? strspn(text + 20, "0123456789") : 3);
 		if (strnlen(out, ISO_TIMESTAMP_LENGTH + 1) != ISO_TIMESTAMP_LENGTH || memcmp(out, text, 10) != 0 ||
 		    out[10] != 'T' || memcmp(out + 11, text + 11, 8) != 0 || out[19] != '.' ||
-		    memcmp(out + 20, milliseconds, 3) != 0 || out[23] != 'Z' || !digits(out, 4) ||
-		    !digits(out + 20, 3))
+		    memcmp(out + 20, milliseconds, 3) != 0 || out[23] != 'Z' || !digits(out, 4) || !digits(out + 20, 3))
 			abort();
 	} else if (result != -1 || out[0] != '\0') {
 		abort();

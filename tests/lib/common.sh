@@ -28,7 +28,10 @@ on_exit "rm -rf '$TEST_TMP'"
 free_port() {
 	local host=${1:-127.0.0.1} port
 	for _ in $(seq 1 200); do
-		port=$((20000 + RANDOM % 40000))
+		# Below the kernel's ephemeral range (32768-60999): a port there can
+		# be taken by any outgoing connection, even one a client makes to that
+		# very port while its server is down (TCP connects to itself).
+		port=$((20000 + RANDOM % 12000))
 		if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
 			echo "$port"
 			return 0

@@ -55,7 +55,8 @@ _pg_as_owner() {
 _pg_free_port() {
 	local tries port
 	for ((tries = 0; tries < 100; tries++)); do
-		port=$((20000 + RANDOM % 40000))
+		# Below the ephemeral ports, as free_port in tests/lib/common.sh explains.
+		port=$((20000 + RANDOM % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return 0

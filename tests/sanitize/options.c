@@ -1,4 +1,5 @@
-/* options.c: linked into the sanitizer build only (make sanitize): every ASan, LSan or UBSan report is fatal and lands in one directory the tests check, whatever the environment says (lighttpd and `env -i` pass no ASAN_OPTIONS on). */
+/* options.c: linked into the sanitizer build only (make sanitize): every ASan, LSan or UBSan report is fatal and lands
+ * in one directory the tests check, whatever the environment says (lighttpd and `env -i` pass no ASAN_OPTIONS on). */
 #ifndef SANITIZER_REPORTS
 #error "build with -DSANITIZER_REPORTS='\"/dir\"' (see the Makefile's sanitize target)"
 #endif

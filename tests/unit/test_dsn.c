@@ -24,13 +24,13 @@ int main(void)
 	OK(parse(NULL) == 0 && config.kind == DB_SQLITE && strcmp(config.target, "/default/orders.db") == 0,
 	   "unset: the embedded default");
 	OK(parse("") == 0 && config.kind == DB_SQLITE, "empty: the embedded default");
-	OK(parse("sqlite:///abs/path.db") == 0 && config.kind == DB_SQLITE && strcmp(config.target, "/abs/path.db") == 0,
+	OK(parse("sqlite:///abs/path.db") == 0 && config.kind == DB_SQLITE &&
+	       strcmp(config.target, "/abs/path.db") == 0,
 	   "sqlite:///abs keeps the absolute path");
-	OK(parse("sqlite://rel/path.db") == 0 && strcmp(config.target, "rel/path.db") == 0,
-	   "sqlite://rel is relative");
+	OK(parse("sqlite://rel/path.db") == 0 && strcmp(config.target, "rel/path.db") == 0, "sqlite://rel is relative");
 	OK(parse("sqlite://") != 0, "sqlite:// without a file is refused");
 	OK(parse("postgresql://apiuser:apipassword@db:5432/ordersdb") == 0 && config.kind == DB_POSTGRES &&
-		   strcmp(config.target, "postgresql://apiuser:apipassword@db:5432/ordersdb") == 0,
+	       strcmp(config.target, "postgresql://apiuser:apipassword@db:5432/ordersdb") == 0,
 	   "postgresql:// goes to libpq unchanged");
 	IS_STRING(config.masked, "postgresql://apiuser:****@db:5432/ordersdb", "and is logged masked");
 	OK(parse("postgres://u@h/d") == 0 && config.kind == DB_POSTGRES, "postgres:// too");
@@ -39,12 +39,12 @@ int main(void)
 	OK(parse("mysql://u:secret@h/d") != 0 && strstr(error, "secret") == NULL && strstr(error, "mysql") != NULL,
 	   "an unknown scheme is refused without echoing its password");
 
-	IS_STRING(masked("postgresql://u:p%40ss@h:5432/d?sslmode=disable"), "postgresql://u:****@h:5432/d?sslmode=disable",
-		  "URI password masked");
+	IS_STRING(masked("postgresql://u:p%40ss@h:5432/d?sslmode=disable"),
+		  "postgresql://u:****@h:5432/d?sslmode=disable", "URI password masked");
 	IS_STRING(masked("postgresql://u@h/d"), "postgresql://u@h/d", "no password: unchanged");
 	IS_STRING(masked("postgresql://h/d?user=x"), "postgresql://h/d?user=x", "no user info: unchanged");
-	IS_STRING(masked("host=h password=secret dbname=d"),
-		  "host=h password=**** dbname=d", "keyword password masked");
+	IS_STRING(masked("host=h password=secret dbname=d"), "host=h password=**** dbname=d",
+		  "keyword password masked");
 	IS_STRING(masked("password = 'se cret' host=h"), "password=**** host=h", "a quoted password with spaces");
 	IS_STRING(masked("host=h password='it\\'s' user=u"), "host=h password=**** user=u", "an escaped quote");
 	IS_STRING(masked("host=h mypassword=x"), "host=h mypassword=x", "only the password keyword");

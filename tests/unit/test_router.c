@@ -54,10 +54,10 @@ int main(void)
 	OK(parse_page_query(NULL, &page, error, sizeof error) == 0 && page.is_default, "no query: contract page");
 	OK(parse_page_query("", &page, error, sizeof error) == 0 && page.is_default, "empty query: contract page");
 	OK(parse_page_query("limit=5&offset=7", &page, error, sizeof error) == 0 && !page.is_default &&
-		   page.limit == 5 && page.offset == 7,
+	       page.limit == 5 && page.offset == 7,
 	   "limit and offset");
 	OK(parse_page_query("offset=0&limit=500", &page, error, sizeof error) == 0 && page.limit == 500 &&
-		   page.offset == 0,
+	       page.offset == 0,
 	   "either order, the bounds included");
 	OK(parse_page_query("limit=10", &page, error, sizeof error) == 0 && page.offset == 1000,
 	   "a missing offset is the contract's 1000");
