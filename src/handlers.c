@@ -9,7 +9,6 @@
 #include <json-c/printbuf.h>
 
 #include "log.h"
-#include "router.h"
 #include "store.h"
 #include "timefmt.h"
 
@@ -180,15 +179,11 @@ static int show_rows_used(struct orders_page_tree *tree)
 	return 0;
 }
 
-static void answer_orders(struct app *app, const struct http_request *request, struct http_response *response)
+static void answer_orders(struct app *app, const char *query, struct http_response *response)
 {
 	struct order_page page;
 	char reason[128];
 
-	const char *query = request->query_string;
-	/* From a shell, REQUEST_URI=/orders?limit=5 alone should work too. */
-	if (query == NULL && request->request_uri != NULL && strchr(request->request_uri, '?') != NULL)
-		query = strchr(request->request_uri, '?') + 1;
 	if (parse_page_query(query, &page, reason, sizeof reason) != 0) {
 		set_message_body(app, response, 400, "error", reason);
 		return;
@@ -218,25 +213,18 @@ static void answer_orders(struct app *app, const struct http_request *request, s
 	response->body = text;
 }
 
-void app_handle(struct app *app, const struct http_request *request, struct http_response *response)
+void app_handle(struct app *app, const struct route *route, struct http_response *response)
 {
-	char path[2048];
-
 	memset(response, 0, sizeof *response);
-	if (request_path(request->request_uri, request->script_name, request->path_info, path, sizeof path) != 0) {
-		set_message_body(app, response, 400, "error", "malformed request path");
-		return;
-	}
-	struct route route = route_request(request->method, path);
-	response->is_head = route.is_head;
-	switch (route.endpoint) {
+	response->is_head = route->is_head;
+	switch (route->endpoint) {
 	case ENDPOINT_HELLO:
 		response->status = 200;
 		response->body = app->hello_body;
 		response->body_length = app->hello_length;
-		return;
+		break;
 	case ENDPOINT_ORDERS:
-		answer_orders(app, request, response);
+		answer_orders(app, route->query, response);
 		break;
 	case ENDPOINT_HEALTH:
 		if (store_ping(app->store) == STORE_OK)
@@ -245,39 +233,12 @@ void app_handle(struct app *app, const struct http_request *request, struct http
 			set_message_body(app, response, 503, "status", "unavailable");
 		break;
 	case ENDPOINT_NONE:
-		set_message_body(app, response, route.status, "error",
-				 route.status == 405 ? "method not allowed" : "not found");
+		set_message_body(app, response, route->status, "error",
+				 route->status == 405   ? "method not allowed"
+				 : route->status == 400 ? "malformed request path"
+							: "not found");
 		break;
 	}
-	response->is_head = route.is_head;
-}
-
-static const char *reason_phrase(int status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 400:
-		return "Bad Request";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 503:
-		return "Service Unavailable";
-	default:
-		return "Internal Server Error";
-	}
-}
-
-size_t format_response_head(const struct http_response *response, char *out, size_t out_size)
-{
-	int length =
-	    snprintf(out, out_size, "Status: %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
-		     response->status, reason_phrase(response->status), response->body_length,
-		     response->status == 405 ? "Allow: GET, HEAD\r\n" : "");
-
-	return length < 0 ? 0 : (size_t)length < out_size ? (size_t)length : out_size - 1;
 }
 
 struct app *app_create(const struct db_config *config, char *error, size_t error_size)

@@ -5,14 +5,7 @@
 #include <stddef.h>
 
 #include "dsn.h"
-
-struct http_request {
-	const char *method;
-	const char *request_uri;
-	const char *script_name;
-	const char *path_info;
-	const char *query_string;
-};
+#include "router.h"
 
 struct http_response {
 	int status;
@@ -28,10 +21,7 @@ struct app;
 struct app *app_create(const struct db_config *config, char *error, size_t error_size);
 void app_destroy(struct app *app);
 
-void app_handle(struct app *app, const struct http_request *request, struct http_response *response);
-
-/* The CGI/FastCGI response head ("Status: ...", Content-Type,
- * Content-Length, Allow on 405, blank line). Returns its length. */
-size_t format_response_head(const struct http_response *response, char *out, size_t out_size);
+/* Answers a routed request: the handlers see neither FastCGI nor CGI. */
+void app_handle(struct app *app, const struct route *route, struct http_response *response);
 
 #endif

@@ -270,8 +270,7 @@ int accept_connection(int listen_fd, const struct allowed_peers *peers, int time
 		if (fd < 0) {
 			switch (errno) {
 			case EINTR:
-			case EAGAIN:
-				return -1;
+				continue;
 			/* The peer went away between the handshake and here. */
 			case ECONNABORTED:
 			case EPROTO:
@@ -283,17 +282,6 @@ int accept_connection(int listen_fd, const struct allowed_peers *peers, int time
 			case EOPNOTSUPP:
 			case ENETUNREACH:
 				continue;
-			case EMFILE:
-			case ENFILE:
-			case ENOBUFS:
-			case ENOMEM: {
-				/* Out of descriptors or memory: pause instead of
-				 * spinning; connections wait in the backlog. */
-				struct timespec pause = {0, 100L * 1000 * 1000};
-				log_line("accept: %s; pausing 100 ms", strerror(errno));
-				nanosleep(&pause, NULL);
-				continue;
-			}
 			default:
 				return -1;
 			}
@@ -306,10 +294,11 @@ int accept_connection(int listen_fd, const struct allowed_peers *peers, int time
 			continue;
 		}
 		if (peer.ss_family != AF_UNIX) {
-			/* A TCP connection inherits the listening socket's short
-			 * accept wake-up timeout; it gets the request timeout. A
-			 * unix one inherits nothing and costs no system call: the
-			 * supervisor's watchdog bounds it. */
+			/* libfcgi reads and writes with blocking calls; the event
+			 * loop hands it a connection only when its request is
+			 * waiting whole, so these bound only a front that stops
+			 * reading its answer. A unix connection costs no system
+			 * call here: its socket buffer holds any answer we send. */
 			struct timeval timeout = {.tv_sec = timeout_seconds};
 			int no_delay = 1;
 			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);

@@ -25,10 +25,12 @@ struct allowed_peers;
 struct allowed_peers *allowed_peers_parse(const char *list, char *error, size_t error_size);
 void allowed_peers_free(struct allowed_peers *peers);
 
-/* Accepts one connection from an allowed peer; a TCP one gets receive and
- * send timeouts of timeout_seconds. Returns the connected fd; -1 with errno
- * EINTR or EAGAIN when a signal or the listener's receive timeout woke it
- * up; -1 with another errno for a listener that is broken. */
+/* Accepts one connection from an allowed peer on a non-blocking listener;
+ * the connection itself blocks (libfcgi's reads and writes do), and a TCP
+ * one gets receive and send timeouts of timeout_seconds. Returns the
+ * connected fd; -1 with errno EAGAIN when none is waiting; EMFILE, ENFILE,
+ * ENOBUFS or ENOMEM when out of descriptors or memory (pause, and the
+ * connections wait in the backlog); another errno for a broken listener. */
 int accept_connection(int listen_fd, const struct allowed_peers *peers, int timeout_seconds);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,8 +21,35 @@
 #define DEFAULT_DATABASE_PATH "data/orders.db"
 #endif
 
+/* Longer than the idle time of the fronts' own pools (nginx's upstream
+ * keepalive_timeout is 60 s), so that the front, not the responder,
+ * closes an idle kept connection: a front that sends a request on a
+ * connection the responder is closing at that moment gets an error. */
+#define DEFAULT_KEEPALIVE_TIMEOUT 75
+/* Descriptors a worker keeps for itself (store, log, epoll) beyond its
+ * connections. */
+#define RESERVED_DESCRIPTORS 32
 #define DEFAULT_USER "www-data"
 #define FALLBACK_USER "nobody"
+
+/* Each connection is a descriptor: the soft limit is raised to the hard
+ * one (as php-fpm's rlimit_files does) and bounds what a worker holds. */
+static int connection_limit(void)
+{
+	struct rlimit descriptors;
+
+	if (getrlimit(RLIMIT_NOFILE, &descriptors) != 0)
+		return 1024 - RESERVED_DESCRIPTORS;
+	if (descriptors.rlim_cur < descriptors.rlim_max) {
+		descriptors.rlim_cur = descriptors.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &descriptors);
+		getrlimit(RLIMIT_NOFILE, &descriptors);
+	}
+	rlim_t limit = descriptors.rlim_cur;
+	if (limit == RLIM_INFINITY || limit > 65536)
+		limit = 65536;
+	return limit > RESERVED_DESCRIPTORS * 2 ? (int)(limit - RESERVED_DESCRIPTORS) : RESERVED_DESCRIPTORS;
+}
 
 static void usage(FILE *out)
 {
@@ -42,7 +70,12 @@ static void usage(FILE *out)
 		"  -w, --workers N           worker processes under the supervisor (default: %ld, the CPUs)\n"
 		"      --backlog N           listen backlog for --listen (default 1024)\n"
 		"      --max-requests N      recycle a worker after N requests (default 0: never)\n"
-		"      --request-timeout S   end a request, or drop a silent peer, after S seconds (default 30)\n"
+		"      --request-timeout S   close a connection whose request has not come whole in S seconds,\n"
+		"                            and replace a worker stuck that long in one (default 30)\n"
+		"      --keepalive-timeout S close a connection that waits S seconds with no request,\n"
+		"                            kept (FCGI_KEEP_CONN) or new (default %d)\n"
+		"      --max-connections N   connections one worker holds at once (default: from the\n"
+		"                            descriptor limit, %d here); at the cap the idlest kept one closes\n"
 		"  -u, --user NAME           when started as root, run workers as NAME\n"
 		"                            (default %s, else %s); root itself is refused\n"
 		"  -h, --help                this text\n"
@@ -52,7 +85,8 @@ static void usage(FILE *out)
 		"                            postgresql://user:pass@host:port/db, postgres://..., or a libpq\n"
 		"                            keyword string (host=... dbname=...); unset: %s\n"
 		"  FCGI_WEB_SERVER_ADDRS     comma-separated front-end IPs allowed to connect over TCP\n",
-		sysconf(_SC_NPROCESSORS_ONLN), DEFAULT_USER, FALLBACK_USER, DEFAULT_DATABASE_PATH);
+		sysconf(_SC_NPROCESSORS_ONLN), DEFAULT_KEEPALIVE_TIMEOUT, connection_limit(), DEFAULT_USER, FALLBACK_USER,
+		DEFAULT_DATABASE_PATH);
 }
 
 static int parse_count(const char *flag, const char *text, long minimum, long maximum, long *value)
@@ -78,6 +112,8 @@ static int parse_options(int argc, char **argv, struct options *options)
 	    {"backlog", required_argument, NULL, 'b'},
 	    {"max-requests", required_argument, NULL, 'm'},
 	    {"request-timeout", required_argument, NULL, 't'},
+	    {"keepalive-timeout", required_argument, NULL, 'k'},
+	    {"max-connections", required_argument, NULL, 'c'},
 	    {"user", required_argument, NULL, 'u'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -90,6 +126,9 @@ static int parse_options(int argc, char **argv, struct options *options)
 		options->workers = 1;
 	options->backlog = 1024;
 	options->request_timeout = 30;
+	options->keepalive_timeout = DEFAULT_KEEPALIVE_TIMEOUT;
+	int most_connections = connection_limit();
+	options->max_connections = most_connections;
 	options->user = DEFAULT_USER;
 	while ((option = getopt_long(argc, argv, "l:w:u:h", long_options, NULL)) != -1) {
 		switch (option) {
@@ -115,6 +154,16 @@ static int parse_options(int argc, char **argv, struct options *options)
 			if (parse_count("--request-timeout", optarg, 1, 86400, &value) != 0)
 				return -1;
 			options->request_timeout = (int)value;
+			break;
+		case 'k':
+			if (parse_count("--keepalive-timeout", optarg, 1, 86400, &value) != 0)
+				return -1;
+			options->keepalive_timeout = (int)value;
+			break;
+		case 'c':
+			if (parse_count("--max-connections", optarg, 1, most_connections, &value) != 0)
+				return -1;
+			options->max_connections = (int)value;
 			break;
 		case 'u':
 			options->user = optarg;

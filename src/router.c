@@ -9,58 +9,86 @@
 #define CONTRACT_LIMIT 100
 #define CONTRACT_OFFSET 1000
 
-/* Decodes %XX escapes of length bytes of text into out. */
-static int percent_decode(const char *text, size_t length, char *out, size_t out_size)
-{
-	size_t used = 0;
+/* The longest endpoint path ("/orders", "/health") and a byte more: a
+ * path is decoded only that far, since anything longer is no endpoint's;
+ * the rest is still checked for bad escapes. */
+#define KNOWN_PATH_ROOM 16
 
-	for (size_t i = 0; i < length; i++) {
-		char c = text[i];
+struct decoded_path {
+	char text[KNOWN_PATH_ROOM];
+	size_t length; /* may exceed what text holds */
+	int malformed; /* a cut, non-hex or NUL escape */
+};
+
+/* Appends length bytes of raw path to path, decoding %XX escapes. */
+static void decode_path_part(const char *raw, size_t length, struct decoded_path *path)
+{
+	for (size_t i = 0; i < length && !path->malformed; i++) {
+		char c = raw[i];
 		if (c == '%') {
-			if (i + 2 >= length)
-				return -1;
-			int high = hex_digit(text[i + 1]), low = hex_digit(text[i + 2]);
-			if (high < 0 || low < 0 || (high == 0 && low == 0))
-				return -1;
+			int high = i + 2 < length ? hex_digit(raw[i + 1]) : -1;
+			int low = i + 2 < length ? hex_digit(raw[i + 2]) : -1;
+			if (high < 0 || low < 0 || (high == 0 && low == 0)) {
+				path->malformed = 1;
+				return;
+			}
 			c = (char)(high * 16 + low);
 			i += 2;
 		}
-		if (used + 1 >= out_size)
-			return -1;
-		out[used++] = c;
+		if (path->length < sizeof path->text - 1)
+			path->text[path->length] = c;
+		path->length++;
 	}
-	out[used] = '\0';
-	return 0;
 }
 
-int request_path(const char *request_uri, const char *script_name, const char *path_info, char *out, size_t out_size)
+static void decode_request_path(const struct http_request *request, struct decoded_path *path)
 {
-	if (request_uri != NULL && *request_uri != '\0')
-		return percent_decode(request_uri, strcspn(request_uri, "?#"), out, out_size);
+	const char *uri = request->request_uri;
 
-	char joined[4096];
-	int length =
-	    snprintf(joined, sizeof joined, "%s%s", script_name ? script_name : "", path_info ? path_info : "");
-	if (length < 0 || (size_t)length >= sizeof joined)
-		return -1;
-	if (length == 0)
-		return snprintf(out, out_size, "/") < (int)out_size ? 0 : -1;
-	return percent_decode(joined, (size_t)length, out, out_size);
-}
-
-struct route route_request(const char *method, const char *path)
-{
-	struct route route = {ENDPOINT_NONE, 404, 0};
-
-	if (strcmp(path, "/") == 0)
-		route.endpoint = ENDPOINT_HELLO;
-	else if (strcmp(path, "/orders") == 0)
-		route.endpoint = ENDPOINT_ORDERS;
-	else if (strcmp(path, "/health") == 0)
-		route.endpoint = ENDPOINT_HEALTH;
+	memset(path, 0, sizeof *path);
+	if (uri != NULL && *uri != '\0') {
+		decode_path_part(uri, strcspn(uri, "?#"), path);
+	} else {
+		const char *script_name = request->script_name ? request->script_name : "";
+		const char *path_info = request->path_info ? request->path_info : "";
+		decode_path_part(script_name, strlen(script_name), path);
+		decode_path_part(path_info, strlen(path_info), path);
+		if (path->length == 0)
+			path->text[path->length++] = '/';
+	}
+	if (path->length < sizeof path->text)
+		path->text[path->length] = '\0';
 	else
+		path->text[0] = '\0'; /* too long to be an endpoint's */
+}
+
+static const char *query_of(const struct http_request *request)
+{
+	if (request->query_string != NULL)
+		return request->query_string;
+	/* From a shell, REQUEST_URI=/orders?limit=5 alone should work too. */
+	const char *mark = request->request_uri ? strchr(request->request_uri, '?') : NULL;
+	return mark ? mark + 1 : "";
+}
+
+struct route route_request(const struct http_request *request)
+{
+	struct route route = {ENDPOINT_NONE, 404, 0, query_of(request)};
+	struct decoded_path path;
+
+	decode_request_path(request, &path);
+	if (path.malformed)
+		route.status = 400;
+	else if (strcmp(path.text, "/") == 0)
+		route.endpoint = ENDPOINT_HELLO;
+	else if (strcmp(path.text, "/orders") == 0)
+		route.endpoint = ENDPOINT_ORDERS;
+	else if (strcmp(path.text, "/health") == 0)
+		route.endpoint = ENDPOINT_HEALTH;
+	if (route.endpoint == ENDPOINT_NONE)
 		return route;
 
+	const char *method = request->method;
 	if (method != NULL && strcmp(method, "GET") == 0) {
 		route.status = 200;
 	} else if (method != NULL && strcmp(method, "HEAD") == 0) {

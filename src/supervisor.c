@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "worker.h"
 
@@ -22,6 +23,11 @@
 #define MAX_BACKOFF_MS 10000
 /* How often the loop looks at the workers (watchdog, restarts). */
 #define TICK_MS 100
+/* A worker's event loop turns at least every 250 ms (loop.c); one that
+ * has not turned for this long outside a request has stopped running
+ * (SIGSTOP, a debugger, swapped out): it is replaced, so a sole worker
+ * leaves the socket unserved for this long plus a tick at most. */
+#define STALL_MS 2000
 /* Workers replaced by SIGHUP may still be finishing a request when the
  * next SIGHUP comes: room for that many generations. */
 #define GENERATIONS 4
@@ -72,6 +78,8 @@ static struct worker *start_worker(struct supervisor *supervisor)
 		return NULL;
 	}
 	worker->activity->busy_since_ms = 0;
+	worker->activity->heartbeat_ms = 0;
+	snprintf(worker->activity->request, sizeof worker->activity->request, "(no request yet)");
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_line("fork: %s", strerror(errno));
@@ -217,26 +225,44 @@ static void reap_workers(struct supervisor *supervisor)
 		worker_exited(supervisor, pid, status);
 }
 
-/* --request-timeout: a worker busy with one connection for longer is
- * killed and replaced; the web server sees the connection close. */
-static void end_stuck_requests(struct supervisor *supervisor)
+static void replace_worker(struct worker *worker, const char *why)
+{
+	char request[sizeof worker->activity->request];
+
+	memcpy(request, worker->activity->request, sizeof request);
+	request[sizeof request - 1] = '\0';
+	log_line("worker %ld %s, replacing it: %s", (long)worker->pid, why, request);
+	kill(worker->pid, SIGKILL);
+	/* Once is enough; the exit is reaped like any other. */
+	worker->activity->busy_since_ms = 0;
+	worker->activity->heartbeat_ms = 0;
+}
+
+/* The watchdog: a worker answering one request for longer than
+ * --request-timeout is stuck in code; one whose loop stopped turning
+ * between requests stopped running. Either is killed and replaced. A
+ * silent peer is not the watchdog's business: its connection's deadline
+ * closes it in the worker's loop. */
+static void replace_stuck_workers(struct supervisor *supervisor)
 {
 	long long limit_ms = supervisor->options->request_timeout * 1000LL;
 	long long now = monotonic_ms();
+	char why[96];
 
 	for (int i = 0; i < supervisor->worker_capacity; i++) {
 		struct worker *worker = &supervisor->workers[i];
-		long long since = worker->activity->busy_since_ms;
-		if (worker->pid <= 0 || since == 0 || now - since <= limit_ms)
+		long long busy_since = worker->activity->busy_since_ms;
+		long long heartbeat = worker->activity->heartbeat_ms;
+		if (worker->pid <= 0)
 			continue;
-		char request[sizeof worker->activity->request];
-		memcpy(request, worker->activity->request, sizeof request);
-		request[sizeof request - 1] = '\0';
-		log_line("worker %ld: request exceeded --request-timeout %d s, replacing the worker: %s",
-			 (long)worker->pid, supervisor->options->request_timeout, request);
-		kill(worker->pid, SIGKILL);
-		/* Once is enough; the exit is reaped like any other. */
-		worker->activity->busy_since_ms = 0;
+		if (busy_since != 0 && now - busy_since > limit_ms) {
+			snprintf(why, sizeof why, "exceeded --request-timeout %d s in one request",
+				 supervisor->options->request_timeout);
+			replace_worker(worker, why);
+		} else if (busy_since == 0 && heartbeat != 0 && now - heartbeat > STALL_MS) {
+			snprintf(why, sizeof why, "has not run for %lld ms (stopped?)", now - heartbeat);
+			replace_worker(worker, why);
+		}
 	}
 }
 
@@ -323,7 +349,7 @@ int supervise(int listen_fd, const struct options *options)
 			break;
 		else if (monotonic_ms() >= supervisor.stop_deadline_ms)
 			signal_all(&supervisor, SIGKILL);
-		end_stuck_requests(&supervisor);
+		replace_stuck_workers(&supervisor);
 
 		struct timespec tick = {0, TICK_MS * 1000L * 1000};
 		siginfo_t info;

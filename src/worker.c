@@ -8,35 +8,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
 
 #include "handlers.h"
-#include "listener.h"
+#include "loop.h"
 #include "log.h"
 
 static volatile sig_atomic_t stop_requested;
-
-/* How often an idle worker wakes from accept() to see whether it was told
- * to stop. A blocking accept that a signal interrupts would need the stop
- * signals blocked outside it, two sigprocmask calls per request. */
-#define ACCEPT_WAKE_MS 200
 
 static void request_stop(int signal_number)
 {
 	(void)signal_number;
 	stop_requested = 1;
-}
-
-long long monotonic_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 int drop_privileges(const struct options *options)
@@ -56,9 +41,38 @@ int drop_privileges(const struct options *options)
 	return 0;
 }
 
-/* The web server's FCGI_STDIN must be read to its end before closing:
- * unread bytes make the kernel answer the close with a reset, and the web
- * server could lose the response. */
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Internal Server Error";
+	}
+}
+
+/* The CGI/FastCGI response head, written where the response is sent. */
+static size_t format_response_head(const struct http_response *response, char *out, size_t out_size)
+{
+	int length =
+	    snprintf(out, out_size, "Status: %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
+		     response->status, reason_phrase(response->status), response->body_length,
+		     response->status == 405 ? "Allow: GET, HEAD\r\n" : "");
+
+	return length < 0 ? 0 : (size_t)length < out_size ? (size_t)length : out_size - 1;
+}
+
+/* The web server's FCGI_STDIN must be read to its end: unread bytes make
+ * the kernel answer a close with a reset, and on a kept connection they
+ * would be taken for the next request. No endpoint reads a body. */
 static void discard_request_body(FCGX_Stream *in)
 {
 	char buffer[4096];
@@ -67,8 +81,16 @@ static void discard_request_body(FCGX_Stream *in)
 		;
 }
 
-static void serve_fastcgi_request(struct app *app, FCGX_Request *request, struct worker_activity *activity)
+struct fastcgi_worker {
+	struct app *app;
+	const struct options *options;
+	struct worker_activity *activity;
+	long served;
+};
+
+static int serve_fastcgi_request(void *context, FCGX_Request *request)
 {
+	struct fastcgi_worker *worker = context;
 	struct http_request http = {
 	    .method = FCGX_GetParam("REQUEST_METHOD", request->envp),
 	    .request_uri = FCGX_GetParam("REQUEST_URI", request->envp),
@@ -79,24 +101,17 @@ static void serve_fastcgi_request(struct app *app, FCGX_Request *request, struct
 	struct http_response response;
 	char head[256];
 
-	snprintf(activity->request, sizeof activity->request, "%.16s %s", http.method ? http.method : "-",
-		 http.request_uri ? http.request_uri : "-");
+	snprintf(worker->activity->request, sizeof worker->activity->request, "%.16s %s",
+		 http.method ? http.method : "-", http.request_uri ? http.request_uri : "-");
 	discard_request_body(request->in);
-	app_handle(app, &http, &response);
+	struct route route = route_request(&http);
+	app_handle(worker->app, &route, &response);
 	size_t head_length = format_response_head(&response, head, sizeof head);
 	FCGX_PutStr(head, (int)head_length, request->out);
 	if (!response.is_head)
 		FCGX_PutStr(response.body, (int)response.body_length, request->out);
-	/* One request per connection, even when the web server asked to keep
-	 * it (nginx's fastcgi_keep_conn): a process that waits on an idle kept
-	 * connection cannot accept new ones, and requests stall behind it. */
-	request->keepConnection = 0;
-	/* Detached, libfcgi 2.4.2 closes the connection at once instead of
-	 * shutting down its side and waiting (up to 2 s) for the web server to
-	 * close first. All input has been read (discard_request_body), so the
-	 * wait protects nothing; CEILINGS.md measured it halving throughput. */
-	FCGX_Detach(request);
-	FCGX_Finish_r(request);
+	worker->served++;
+	return worker->options->max_requests == 0 || worker->served < worker->options->max_requests;
 }
 
 static void install_worker_signals(void)
@@ -106,8 +121,8 @@ static void install_worker_signals(void)
 	sigset_t none;
 
 	/* SA_RESTART: a stop signal must never cut a request's read or write
-	 * short (libfcgi does not retry on EINTR); the idle accept wakes up
-	 * by itself (ACCEPT_WAKE_MS) to notice it. */
+	 * short (libfcgi does not retry on EINTR); epoll_wait returns EINTR
+	 * whatever the flag, so the loop sees the stop at once. */
 	sigemptyset(&stop.sa_mask);
 	sigaction(SIGTERM, &stop, NULL);
 	sigaction(SIGINT, &stop, NULL);
@@ -120,73 +135,55 @@ static void install_worker_signals(void)
 int run_fastcgi_worker(int listen_fd, const struct options *options, struct worker_activity *activity)
 {
 	char error[512] = "";
-	FCGX_Request request;
-	long served = 0;
-	int exit_code = 0;
+	struct fastcgi_worker worker = {.options = options, .activity = activity};
+	struct loop *loop = NULL;
+	int exit_code = 1;
 
 	install_worker_signals();
 	pid_t supervisor = getppid();
-	struct app *app = app_create(&options->database, error, sizeof error);
-	if (app == NULL) {
+	worker.app = app_create(&options->database, error, sizeof error);
+	if (worker.app == NULL) {
 		log_line("%s", error);
 		return WORKER_EXIT_CONFIG;
 	}
 	if (error[0] != '\0')
 		log_line("%s", error); /* opened, but not usable yet (a database that is down) */
 	if (drop_privileges(options) != 0) {
-		app_destroy(app);
+		app_destroy(worker.app);
 		return WORKER_EXIT_CONFIG;
 	}
 	/* A change of credentials clears the parent-death signal the supervisor
 	 * set (prctl(2)): without it again, a worker that dropped root outlives
 	 * a supervisor killed with SIGKILL and keeps serving on its own. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != supervisor) {
-		app_destroy(app);
+		app_destroy(worker.app);
 		return 0;
-	}
-	struct timeval wake = {.tv_sec = 0, .tv_usec = ACCEPT_WAKE_MS * 1000L};
-	if (setsockopt(listen_fd, SOL_SOCKET, SO_RCVTIMEO, &wake, sizeof wake) != 0) {
-		log_line("setsockopt SO_RCVTIMEO on fd %d: %s", listen_fd, strerror(errno));
-		app_destroy(app);
-		return 1;
 	}
 	if (FCGX_Init() != 0) {
 		log_line("FCGX_Init failed");
-		app_destroy(app);
-		return 1;
+		goto done;
 	}
-	/* Connections are accepted here (accept_connection), not by libfcgi,
-	 * so that each one can get deadlines and the stop flag is seen. The
-	 * request's own listening socket is -1: if the library drops a
-	 * malformed connection and tries to accept another by itself, that
-	 * fails at once and control comes back to this loop. */
-	FCGX_InitRequest(&request, -1, 0);
-
-	while (!stop_requested && (options->max_requests == 0 || served < options->max_requests)) {
-		int fd = accept_connection(listen_fd, options->allowed_peers, options->request_timeout);
-		if (fd < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				continue;
-			log_line("accept on fd %d: %s", listen_fd, strerror(errno));
-			exit_code = 1;
-			break;
-		}
-		/* From here the supervisor's watchdog counts, also while libfcgi
-		 * reads the parameters from a peer that may never send them. */
-		snprintf(activity->request, sizeof activity->request, "(a connection that sent no request yet)");
-		activity->busy_since_ms = monotonic_ms();
-		request.ipcFd = fd;
-		/* Keeps FCGX_Accept_r's opening FCGX_Finish_r from closing the
-		 * connection just handed to it. */
-		request.keepConnection = 1;
-		if (FCGX_Accept_r(&request) == 0) {
-			serve_fastcgi_request(app, &request, activity);
-			served++;
-		}
-		/* else: the library found no valid request and closed it. */
-		activity->busy_since_ms = 0;
+	struct loop_settings settings = {
+	    .listen_fd = listen_fd,
+	    .allowed_peers = options->allowed_peers,
+	    .request_timeout_ms = options->request_timeout * 1000LL,
+	    .keepalive_timeout_ms = options->keepalive_timeout * 1000LL,
+	    .max_connections = options->max_connections,
+	    .advertised_connections = (long)options->max_connections * options->workers,
+	    .supervisor = supervisor,
+	    .stop = &stop_requested,
+	    .heartbeat_ms = &activity->heartbeat_ms,
+	    .busy_since_ms = &activity->busy_since_ms,
+	};
+	loop = loop_create(&settings, error, sizeof error);
+	if (loop == NULL) {
+		log_line("%s", error);
+		goto done;
 	}
-	app_destroy(app);
+	exit_code = loop_run(loop, serve_fastcgi_request, &worker);
+done:
+	loop_destroy(loop);
+	app_destroy(worker.app);
 	return exit_code;
 }
 
@@ -212,7 +209,8 @@ int run_cgi_request(const struct options *options)
 	    .path_info = getenv("PATH_INFO"),
 	    .query_string = getenv("QUERY_STRING"),
 	};
-	app_handle(app, &http, &response);
+	struct route route = route_request(&http);
+	app_handle(app, &route, &response);
 	size_t head_length = format_response_head(&response, head, sizeof head);
 	int failed = fwrite(head, 1, head_length, stdout) != head_length;
 	if (!response.is_head)

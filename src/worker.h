@@ -9,18 +9,19 @@
 #define WORKER_EXIT_CONFIG 78
 
 /* What a worker is doing, in memory shared with its supervisor, so the
- * supervisor can end a request that runs past --request-timeout without
- * the worker paying a timer system call per request. */
+ * supervisor's watchdog can replace a worker stuck in a request or one
+ * that stopped running, without the worker paying a timer system call per
+ * request. Times are monotonic_ms() (clock.h). */
 struct worker_activity {
-	volatile long long busy_since_ms; /* CLOCK_MONOTONIC; 0 while waiting for a connection */
+	volatile long long busy_since_ms; /* answering a request since; 0 between requests */
+	volatile long long heartbeat_ms;  /* the event loop's last turn; 0 before the first */
 	char request[240];		  /* "METHOD URI" of the current request, for the log */
 };
 
-long long monotonic_ms(void);
-
 /* Opens the store, drops privileges, then serves FastCGI connections from
- * listen_fd until told to stop (SIGTERM, SIGINT, SIGHUP) or until
- * --max-requests, reporting into activity. Returns the exit code. */
+ * listen_fd in an event loop (loop.h) until told to stop (SIGTERM,
+ * SIGINT, SIGHUP) or until --max-requests, reporting into activity.
+ * Returns the exit code. */
 int run_fastcgi_worker(int listen_fd, const struct options *options, struct worker_activity *activity);
 
 /* Answers the one request described by the CGI environment on stdout. */

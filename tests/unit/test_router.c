@@ -2,15 +2,36 @@
 #include "router.h"
 #include "tap.h"
 
-static struct route route(const char *method, const char *path)
+static struct route route(const char *method, const char *request_uri)
 {
-	return route_request(method, path);
+	struct http_request request = {.method = method, .request_uri = request_uri};
+	return route_request(&request);
 }
 
-static const char *path_of(const char *request_uri, const char *script_name, const char *path_info)
+/* Where the request's path leads, for paths given every way a web server
+ * may give them. */
+static const char *endpoint_of(const char *request_uri, const char *script_name, const char *path_info)
 {
-	static char out[256];
-	return request_path(request_uri, script_name, path_info, out, sizeof out) == 0 ? out : "(rejected)";
+	struct http_request request = {
+	    .method = "GET", .request_uri = request_uri, .script_name = script_name, .path_info = path_info};
+	struct route routed = route_request(&request);
+	switch (routed.endpoint) {
+	case ENDPOINT_HELLO:
+		return "hello";
+	case ENDPOINT_ORDERS:
+		return "orders";
+	case ENDPOINT_HEALTH:
+		return "health";
+	case ENDPOINT_NONE:
+		break;
+	}
+	return routed.status == 400 ? "400" : routed.status == 404 ? "404" : "other";
+}
+
+static const char *query_of(const char *request_uri, const char *query_string)
+{
+	struct http_request request = {.method = "GET", .request_uri = request_uri, .query_string = query_string};
+	return route_request(&request).query;
 }
 
 static const char *page_error(const char *query)
@@ -39,17 +60,34 @@ int main(void)
 	OK(route("GET", "//orders").status == 404, "a doubled slash is another path");
 	OK(route("GET", "/orders/..").status == 404, "dot segments are not resolved here");
 
-	IS_STRING(path_of("/orders?limit=5", NULL, NULL), "/orders", "the query is cut from REQUEST_URI");
-	IS_STRING(path_of("/%6Frders", NULL, NULL), "/orders", "percent escapes are decoded");
-	IS_STRING(path_of("/orders%3Flimit=1", NULL, NULL), "/orders?limit=1", "an escaped ? stays in the path");
-	IS_STRING(path_of("/orders%00x", NULL, NULL), "(rejected)", "an escaped NUL is refused");
-	IS_STRING(path_of("/orders%G0", NULL, NULL), "(rejected)", "a bad escape is refused");
-	IS_STRING(path_of("/orders%4", NULL, NULL), "(rejected)", "a cut escape is refused");
-	IS_STRING(path_of(NULL, "/orders", NULL), "/orders", "SCRIPT_NAME alone");
-	IS_STRING(path_of(NULL, "", "/orders"), "/orders", "PATH_INFO alone");
-	IS_STRING(path_of(NULL, "/api", "/orders"), "/api/orders", "SCRIPT_NAME + PATH_INFO");
-	IS_STRING(path_of(NULL, NULL, NULL), "/", "no path at all is /");
-	IS_STRING(path_of("", "/orders", ""), "/orders", "an empty REQUEST_URI falls back");
+	IS_STRING(endpoint_of("/orders?limit=5", NULL, NULL), "orders", "the query is cut from REQUEST_URI");
+	IS_STRING(endpoint_of("/%6Frders", NULL, NULL), "orders", "percent escapes are decoded");
+	IS_STRING(endpoint_of("/orders%3Flimit=1", NULL, NULL), "404", "an escaped ? stays in the path");
+	IS_STRING(endpoint_of("/orders%00x", NULL, NULL), "400", "an escaped NUL is refused");
+	IS_STRING(endpoint_of("/orders%G0", NULL, NULL), "400", "a bad escape is refused");
+	IS_STRING(endpoint_of("/orders%4", NULL, NULL), "400", "a cut escape is refused");
+	IS_STRING(endpoint_of(NULL, "/orders", NULL), "orders", "SCRIPT_NAME alone");
+	IS_STRING(endpoint_of(NULL, "", "/orders"), "orders", "PATH_INFO alone");
+	IS_STRING(endpoint_of(NULL, "/or", "ders"), "orders", "SCRIPT_NAME + PATH_INFO");
+	IS_STRING(endpoint_of(NULL, "/api", "/orders"), "404", "a prefix is part of the path");
+	IS_STRING(endpoint_of(NULL, NULL, NULL), "hello", "no path at all is /");
+	IS_STRING(endpoint_of("", "/orders", ""), "orders", "an empty REQUEST_URI falls back");
+	IS_STRING(endpoint_of("/orders%2", NULL, NULL), "400", "an escape cut by the end of the path");
+	IS_STRING(endpoint_of("/%6Frders%20", NULL, NULL), "404", "a decoded path one byte longer");
+	{
+		static char long_path[4096];
+		memset(long_path, 'a', sizeof long_path - 1);
+		long_path[0] = '/';
+		IS_STRING(endpoint_of(long_path, NULL, NULL), "404", "a path of 4095 bytes is 404 like any unknown path");
+		long_path[2048] = '\0';
+		IS_STRING(endpoint_of(long_path, NULL, NULL), "404", "a path of 2048 bytes too");
+		memcpy(long_path + 3000, "%zz", 3);
+		long_path[2048] = 'a';
+		IS_STRING(endpoint_of(long_path, NULL, NULL), "400", "a bad escape far into a long path is still 400");
+	}
+	IS_STRING(query_of("/orders?limit=5", NULL), "limit=5", "the query from REQUEST_URI");
+	IS_STRING(query_of("/orders?limit=5", "offset=1"), "offset=1", "QUERY_STRING wins when given");
+	IS_STRING(query_of("/orders", NULL), "", "no query at all is empty");
 
 	OK(parse_page_query(NULL, &page, error, sizeof error) == 0 && page.is_default, "no query: contract page");
 	OK(parse_page_query("", &page, error, sizeof error) == 0 && page.is_default, "empty query: contract page");

@@ -1,0 +1,466 @@
+/* loop.c: a worker's event loop: the shared listening socket and every FastCGI connection it holds, with their deadlines. */
+#include "loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fastcgi.h>
+
+#include "clock.h"
+#include "framing.h"
+#include "listener.h"
+#include "log.h"
+
+/* The bytes of a connection looked at before libfcgi is given it. A
+ * request is a BEGIN_REQUEST, its parameters (about 1 KiB from lighttpd
+ * and nginx) and its body; one larger than this is handed over when this
+ * much has come, and libfcgi reads the rest with the receive timeout. */
+#define INPUT_WINDOW (64 * 1024)
+/* Events taken per epoll_wait, and connections accepted per wake-up, so
+ * that a burst of new connections cannot starve the ones already held. */
+#define EVENTS_PER_WAIT 64
+#define ACCEPTS_PER_WAKE 32
+/* The loop wakes at least this often to refresh its heartbeat. */
+#define HEARTBEAT_MS 250
+/* Out of descriptors or memory: how long accepting pauses. */
+#define ACCEPT_PAUSE_MS 100
+
+enum connection_state {
+	CONNECTION_FREE,
+	CONNECTION_WAITING,   /* no request started: new, or kept after an answer */
+	CONNECTION_RECEIVING, /* a request's records have started to come */
+};
+
+struct connection {
+	FCGX_Request request; /* request.ipcFd is the connection */
+	int fd;
+	enum connection_state state;
+	int registered; /* in the epoll set */
+	long long since_ms;
+	struct connection *previous, *next; /* in the list of its state, oldest first */
+};
+
+/* Every connection of one state, oldest first: since all of them have the
+ * same timeout, the head is always the next to expire. */
+struct connection_list {
+	struct connection *head, *tail;
+};
+
+struct loop {
+	struct loop_settings settings;
+	int epoll_fd;
+	struct connection *by_fd; /* indexed by descriptor */
+	int table_size;
+	int open_connections;
+	struct connection_list waiting, receiving;
+	int listening;		   /* the listening socket is in the epoll set */
+	long long accept_paused_until; /* 0: not paused for lack of descriptors */
+	int stopping;
+	unsigned char window[INPUT_WINDOW];
+};
+
+static void list_remove(struct connection_list *list, struct connection *connection)
+{
+	if (connection->previous != NULL)
+		connection->previous->next = connection->next;
+	else
+		list->head = connection->next;
+	if (connection->next != NULL)
+		connection->next->previous = connection->previous;
+	else
+		list->tail = connection->previous;
+	connection->previous = connection->next = NULL;
+}
+
+static void list_append(struct connection_list *list, struct connection *connection)
+{
+	connection->previous = list->tail;
+	connection->next = NULL;
+	if (list->tail != NULL)
+		list->tail->next = connection;
+	else
+		list->head = connection;
+	list->tail = connection;
+}
+
+static struct connection_list *list_of(struct loop *loop, const struct connection *connection)
+{
+	return connection->state == CONNECTION_RECEIVING ? &loop->receiving : &loop->waiting;
+}
+
+static void set_state(struct loop *loop, struct connection *connection, enum connection_state state, long long now)
+{
+	if (connection->state != CONNECTION_FREE)
+		list_remove(list_of(loop, connection), connection);
+	connection->state = state;
+	connection->since_ms = now;
+	if (state != CONNECTION_FREE)
+		list_append(list_of(loop, connection), connection);
+}
+
+static void start_listening(struct loop *loop)
+{
+	/* EPOLLEXCLUSIVE: a new connection wakes one worker, not all. */
+	struct epoll_event event = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = loop->settings.listen_fd};
+
+	if (loop->listening || loop->stopping)
+		return;
+	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->settings.listen_fd, &event) != 0) {
+		log_line("epoll_ctl ADD listening fd %d: %s", loop->settings.listen_fd, strerror(errno));
+		return;
+	}
+	loop->listening = 1;
+}
+
+/* EPOLLEXCLUSIVE cannot be modified, only removed and added again. */
+static void stop_listening(struct loop *loop)
+{
+	if (!loop->listening)
+		return;
+	epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, loop->settings.listen_fd, NULL);
+	loop->listening = 0;
+}
+
+/* The connection is closed already (by libfcgi, or just now). */
+static void forget_connection(struct loop *loop, struct connection *connection)
+{
+	set_state(loop, connection, CONNECTION_FREE, 0);
+	connection->fd = -1;
+	connection->registered = 0;
+	loop->open_connections--;
+	/* A slot is free again: take the connections that waited for one. */
+	if (loop->accept_paused_until == 0)
+		start_listening(loop);
+}
+
+static void close_connection(struct loop *loop, struct connection *connection)
+{
+	/* Closing removes it from the epoll set too: no one else holds it. */
+	close(connection->fd);
+	forget_connection(loop, connection);
+}
+
+static int register_connection(struct loop *loop, struct connection *connection)
+{
+	struct epoll_event event = {.events = EPOLLIN, .data.fd = connection->fd};
+
+	if (connection->registered)
+		return 0;
+	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, connection->fd, &event) != 0) {
+		log_line("epoll_ctl ADD connection fd %d: %s", connection->fd, strerror(errno));
+		return -1;
+	}
+	connection->registered = 1;
+	return 0;
+}
+
+static void write_record(struct connection *connection, const unsigned char *record, size_t length)
+{
+	/* Small records into a socket that has just been read from: a
+	 * failure means the peer is gone, which its next read will show. */
+	if (write(connection->fd, record, length) != (ssize_t)length)
+		return;
+}
+
+/* Takes bytes that framing_scan judged off the socket. They are waiting
+ * (they were just peeked), so the read returns them at once. */
+static int consume(struct loop *loop, struct connection *connection, size_t length)
+{
+	return read(connection->fd, loop->window, length) == (ssize_t)length ? 0 : -1;
+}
+
+/* A request waits whole in the socket (or fills the input window): libfcgi
+ * reads it, the serve function answers it, and the connection is kept
+ * only when the web server asked for it (FCGI_KEEP_CONN) and sent nothing
+ * after the request (that would be in libfcgi's buffer, and lost). */
+static int answer_request(struct loop *loop, struct connection *connection, int keep_connection,
+			  loop_serve_fn serve, void *context)
+{
+	FCGX_Request *request = &connection->request;
+	int keep_serving = 1;
+
+	*loop->settings.busy_since_ms = monotonic_ms();
+	request->ipcFd = connection->fd;
+	/* Keeps FCGX_Accept_r's opening FCGX_Finish_r from closing the
+	 * connection just handed to it. */
+	request->keepConnection = 1;
+	if (FCGX_Accept_r(request) != 0) {
+		/* libfcgi found no valid request and closed the connection. */
+		*loop->settings.busy_since_ms = 0;
+		forget_connection(loop, connection);
+		return 1;
+	}
+	keep_serving = serve(context, request);
+	request->keepConnection = keep_connection && !loop->stopping && keep_serving;
+	/* Detached, libfcgi closes at once instead of shutting down its side
+	 * and waiting up to 2 s for the web server to close first: the whole
+	 * request has been read, so the wait protects nothing, and it halved
+	 * lighttpd's throughput (CEILINGS.md). */
+	if (!request->keepConnection)
+		FCGX_Detach(request);
+	FCGX_Finish_r(request);
+	*loop->settings.busy_since_ms = 0;
+	if (request->ipcFd < 0)
+		forget_connection(loop, connection);
+	else
+		set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
+	return keep_serving;
+}
+
+/* A request larger than the input window goes to libfcgi once the window
+ * is full; its blocking reads of the rest get what is left of the
+ * request's deadline, at least a second. */
+static int answer_oversized_request(struct loop *loop, struct connection *connection, loop_serve_fn serve,
+				    void *context)
+{
+	long long left_ms = connection->since_ms + loop->settings.request_timeout_ms - monotonic_ms();
+	struct timeval timeout = {.tv_sec = left_ms > 1000 ? left_ms / 1000 : 1};
+
+	setsockopt(connection->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+	return answer_request(loop, connection, 0, serve, context);
+}
+
+/* Looks at what a connection has sent and acts on it: answers management
+ * records and aborts, hands a whole request to libfcgi, or waits for more.
+ * Returns 0 when the serve function asked to stop. */
+static int read_connection(struct loop *loop, struct connection *connection, loop_serve_fn serve, void *context)
+{
+	unsigned char reply[FRAMING_REPLY_ROOM];
+	struct framing_scan scan;
+
+	for (;;) {
+		ssize_t waiting = recv(connection->fd, loop->window, sizeof loop->window, MSG_PEEK | MSG_DONTWAIT);
+		if (waiting < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			if (register_connection(loop, connection) != 0)
+				close_connection(loop, connection);
+			return 1;
+		}
+		if (waiting <= 0) {
+			close_connection(loop, connection); /* the peer closed, or reset */
+			return 1;
+		}
+		framing_scan(loop->window, (size_t)waiting, &scan);
+		switch (scan.verdict) {
+		case FRAMING_INCOMPLETE:
+			if ((size_t)waiting == sizeof loop->window)
+				return answer_oversized_request(loop, connection, serve, context);
+			if (connection->state == CONNECTION_WAITING)
+				set_state(loop, connection, CONNECTION_RECEIVING, monotonic_ms());
+			if (register_connection(loop, connection) != 0)
+				close_connection(loop, connection);
+			return 1;
+		case FRAMING_REQUEST_READY:
+			return answer_request(loop, connection, scan.keep_connection && (size_t)waiting == scan.length,
+					      serve, context);
+		case FRAMING_MANAGEMENT: {
+			size_t length = framing_management_reply(&scan, loop->settings.advertised_connections, reply);
+			if (consume(loop, connection, scan.length) != 0)
+				break;
+			write_record(connection, reply, length);
+			continue;
+		}
+		case FRAMING_ABORTED: {
+			/* The request was not answered yet: it ends here. */
+			size_t length = framing_end_request(scan.request_id, FCGI_REQUEST_COMPLETE, reply);
+			if (consume(loop, connection, scan.length) != 0)
+				break;
+			write_record(connection, reply, length);
+			if (!scan.keep_connection || loop->stopping)
+				break;
+			set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
+			continue;
+		}
+		case FRAMING_STRAY:
+			if (consume(loop, connection, scan.length) != 0)
+				break;
+			continue;
+		case FRAMING_MALFORMED:
+			break;
+		}
+		close_connection(loop, connection);
+		return 1;
+	}
+}
+
+/* At the cap, the connection that has waited longest without a request
+ * makes room: a new connection is never refused while a kept one idles. */
+static int make_room(struct loop *loop)
+{
+	if (loop->open_connections < loop->settings.max_connections)
+		return 1;
+	if (loop->waiting.head == NULL)
+		return 0;
+	close_connection(loop, loop->waiting.head);
+	return 1;
+}
+
+static int accept_connections(struct loop *loop, loop_serve_fn serve, void *context)
+{
+	int timeout_seconds = (int)((loop->settings.request_timeout_ms + 999) / 1000);
+
+	for (int accepted = 0; accepted < ACCEPTS_PER_WAKE && loop->listening; accepted++) {
+		if (!make_room(loop)) {
+			/* Every slot holds a request in progress: the rest wait
+			 * in the backlog until one is answered. */
+			stop_listening(loop);
+			return 1;
+		}
+		int fd = accept_connection(loop->settings.listen_fd, loop->settings.allowed_peers, timeout_seconds);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 1;
+			log_line("accept on fd %d: %s; pausing %d ms", loop->settings.listen_fd, strerror(errno),
+				 ACCEPT_PAUSE_MS);
+			stop_listening(loop);
+			loop->accept_paused_until = monotonic_ms() + ACCEPT_PAUSE_MS;
+			return 1;
+		}
+		if (fd >= loop->table_size) {
+			log_line("connection fd %d is past the descriptor table (%d); closing it", fd, loop->table_size);
+			close(fd);
+			continue;
+		}
+		struct connection *connection = &loop->by_fd[fd];
+		FCGX_InitRequest(&connection->request, -1, 0);
+		connection->fd = fd;
+		loop->open_connections++;
+		set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
+		/* lighttpd writes its request right after connecting: it is
+		 * usually waiting already, and costs no epoll round. */
+		if (!read_connection(loop, connection, serve, context))
+			return 0;
+	}
+	return 1;
+}
+
+static void close_expired(struct loop *loop, long long now)
+{
+	while (loop->receiving.head != NULL &&
+	       now - loop->receiving.head->since_ms >= loop->settings.request_timeout_ms) {
+		log_line("closed a connection whose request did not arrive whole within --request-timeout %lld s",
+			 loop->settings.request_timeout_ms / 1000);
+		close_connection(loop, loop->receiving.head);
+	}
+	while (loop->waiting.head != NULL && now - loop->waiting.head->since_ms >= loop->settings.keepalive_timeout_ms)
+		close_connection(loop, loop->waiting.head);
+}
+
+static int next_wake_ms(const struct loop *loop, long long now)
+{
+	long long wake = now + HEARTBEAT_MS;
+
+	if (loop->receiving.head != NULL && loop->receiving.head->since_ms + loop->settings.request_timeout_ms < wake)
+		wake = loop->receiving.head->since_ms + loop->settings.request_timeout_ms;
+	if (loop->waiting.head != NULL && loop->waiting.head->since_ms + loop->settings.keepalive_timeout_ms < wake)
+		wake = loop->waiting.head->since_ms + loop->settings.keepalive_timeout_ms;
+	if (loop->accept_paused_until != 0 && loop->accept_paused_until < wake)
+		wake = loop->accept_paused_until;
+	return wake > now ? (int)(wake - now) : 0;
+}
+
+/* Stops taking connections; the ones without a request are closed (the
+ * web server opens another, to a worker that stays), the ones receiving
+ * a request are answered. */
+static void begin_stopping(struct loop *loop)
+{
+	stop_listening(loop);
+	loop->stopping = 1;
+	while (loop->waiting.head != NULL)
+		close_connection(loop, loop->waiting.head);
+}
+
+int loop_run(struct loop *loop, loop_serve_fn serve, void *context)
+{
+	struct epoll_event events[EVENTS_PER_WAIT];
+
+	start_listening(loop);
+	for (;;) {
+		long long now = monotonic_ms();
+		*loop->settings.heartbeat_ms = now;
+		if (*loop->settings.stop && !loop->stopping)
+			begin_stopping(loop);
+		if (loop->stopping && (loop->receiving.head == NULL || getppid() != loop->settings.supervisor))
+			return 0;
+		if (loop->accept_paused_until != 0 && now >= loop->accept_paused_until) {
+			loop->accept_paused_until = 0;
+			start_listening(loop);
+		}
+		close_expired(loop, now);
+
+		int ready = epoll_wait(loop->epoll_fd, events, EVENTS_PER_WAIT, next_wake_ms(loop, now));
+		if (ready < 0 && errno != EINTR) {
+			log_line("epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		for (int i = 0; i < ready; i++) {
+			int fd = events[i].data.fd;
+			int keep_serving = 1;
+			if (fd == loop->settings.listen_fd)
+				keep_serving = accept_connections(loop, serve, context);
+			else if (fd >= 0 && fd < loop->table_size && loop->by_fd[fd].state != CONNECTION_FREE)
+				keep_serving = read_connection(loop, &loop->by_fd[fd], serve, context);
+			if (!keep_serving && !loop->stopping)
+				begin_stopping(loop);
+		}
+	}
+}
+
+struct loop *loop_create(const struct loop_settings *settings, char *error, size_t error_size)
+{
+	struct loop *loop = calloc(1, sizeof *loop);
+	struct rlimit descriptors;
+
+	if (loop == NULL) {
+		snprintf(error, error_size, "out of memory for the event loop");
+		return NULL;
+	}
+	loop->settings = *settings;
+	loop->epoll_fd = -1;
+	if (getrlimit(RLIMIT_NOFILE, &descriptors) != 0 || descriptors.rlim_cur == RLIM_INFINITY ||
+	    descriptors.rlim_cur > 1 << 20)
+		descriptors.rlim_cur = 1 << 20;
+	loop->table_size = (int)descriptors.rlim_cur;
+	/* Indexed by descriptor; calloc'd pages are touched only for the
+	 * descriptors in use, and a zeroed entry is a free one. */
+	loop->by_fd = calloc((size_t)loop->table_size, sizeof *loop->by_fd);
+	if (loop->by_fd == NULL) {
+		snprintf(error, error_size, "out of memory for %d connections", loop->table_size);
+		goto fail;
+	}
+	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epoll_fd < 0) {
+		snprintf(error, error_size, "epoll_create1: %s", strerror(errno));
+		goto fail;
+	}
+	int flags = fcntl(settings->listen_fd, F_GETFL);
+	if (flags < 0 || fcntl(settings->listen_fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+		snprintf(error, error_size, "making listening fd %d non-blocking: %s", settings->listen_fd,
+			 strerror(errno));
+		goto fail;
+	}
+	return loop;
+fail:
+	loop_destroy(loop);
+	return NULL;
+}
+
+void loop_destroy(struct loop *loop)
+{
+	if (loop == NULL)
+		return;
+	while (loop->waiting.head != NULL)
+		close_connection(loop, loop->waiting.head);
+	while (loop->receiving.head != NULL)
+		close_connection(loop, loop->receiving.head);
+	if (loop->epoll_fd >= 0)
+		close(loop->epoll_fd);
+	free(loop->by_fd);
+	free(loop);
+}
