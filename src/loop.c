@@ -43,6 +43,7 @@ struct connection {
 	int fd;
 	enum connection_state state;
 	int registered; /* in the epoll set */
+	int answered;	/* has answered a request: a kept connection */
 	long long since_ms;
 	struct connection *previous, *next; /* in the list of its state, oldest first */
 };
@@ -207,10 +208,16 @@ static int answer_request(struct loop *loop, struct connection *connection, int 
 		FCGX_Detach(request);
 	FCGX_Finish_r(request);
 	*loop->settings.busy_since_ms = 0;
-	if (request->ipcFd < 0)
+	if (request->ipcFd < 0) {
 		forget_connection(loop, connection);
-	else
-		set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
+		return keep_serving;
+	}
+	connection->answered = 1;
+	set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
+	/* A request that was waiting at the accept got here without an epoll
+	 * round; its kept connection joins the set now. */
+	if (register_connection(loop, connection) != 0)
+		close_connection(loop, connection);
 	return keep_serving;
 }
 
@@ -330,6 +337,7 @@ static int accept_connections(struct loop *loop, loop_serve_fn serve, void *cont
 		struct connection *connection = &loop->by_fd[fd];
 		FCGX_InitRequest(&connection->request, -1, 0);
 		connection->fd = fd;
+		connection->answered = 0;
 		loop->open_connections++;
 		set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
 		/* lighttpd writes its request right after connecting: it is
@@ -340,6 +348,17 @@ static int accept_connections(struct loop *loop, loop_serve_fn serve, void *cont
 	return 1;
 }
 
+/* While stopping, a new connection that has sent nothing yet still gets
+ * the request timeout to do so: the web server sent it to this worker. */
+static long long waiting_timeout_ms(const struct loop *loop)
+{
+	const struct loop_settings *settings = &loop->settings;
+
+	if (loop->stopping && settings->request_timeout_ms < settings->keepalive_timeout_ms)
+		return settings->request_timeout_ms;
+	return settings->keepalive_timeout_ms;
+}
+
 static void close_expired(struct loop *loop, long long now)
 {
 	while (loop->receiving.head != NULL &&
@@ -348,7 +367,7 @@ static void close_expired(struct loop *loop, long long now)
 			 loop->settings.request_timeout_ms / 1000);
 		close_connection(loop, loop->receiving.head);
 	}
-	while (loop->waiting.head != NULL && now - loop->waiting.head->since_ms >= loop->settings.keepalive_timeout_ms)
+	while (loop->waiting.head != NULL && now - loop->waiting.head->since_ms >= waiting_timeout_ms(loop))
 		close_connection(loop, loop->waiting.head);
 }
 
@@ -358,22 +377,25 @@ static int next_wake_ms(const struct loop *loop, long long now)
 
 	if (loop->receiving.head != NULL && loop->receiving.head->since_ms + loop->settings.request_timeout_ms < wake)
 		wake = loop->receiving.head->since_ms + loop->settings.request_timeout_ms;
-	if (loop->waiting.head != NULL && loop->waiting.head->since_ms + loop->settings.keepalive_timeout_ms < wake)
-		wake = loop->waiting.head->since_ms + loop->settings.keepalive_timeout_ms;
+	if (loop->waiting.head != NULL && loop->waiting.head->since_ms + waiting_timeout_ms(loop) < wake)
+		wake = loop->waiting.head->since_ms + waiting_timeout_ms(loop);
 	if (loop->accept_paused_until != 0 && loop->accept_paused_until < wake)
 		wake = loop->accept_paused_until;
 	return wake > now ? (int)(wake - now) : 0;
 }
 
-/* Stops taking connections; the ones without a request are closed (the
- * web server opens another, to a worker that stays), the ones receiving
- * a request are answered. */
+/* Stops taking connections. Kept connections waiting for their next
+ * request are closed (the web server opens another, to a worker that
+ * stays); new ones and those receiving a request are answered first. */
 static void begin_stopping(struct loop *loop)
 {
 	stop_listening(loop);
 	loop->stopping = 1;
-	while (loop->waiting.head != NULL)
-		close_connection(loop, loop->waiting.head);
+	for (struct connection *connection = loop->waiting.head, *next; connection != NULL; connection = next) {
+		next = connection->next;
+		if (connection->answered)
+			close_connection(loop, connection);
+	}
 }
 
 int loop_run(struct loop *loop, loop_serve_fn serve, void *context)
@@ -386,7 +408,8 @@ int loop_run(struct loop *loop, loop_serve_fn serve, void *context)
 		*loop->settings.heartbeat_ms = now;
 		if (*loop->settings.stop && !loop->stopping)
 			begin_stopping(loop);
-		if (loop->stopping && (loop->receiving.head == NULL || getppid() != loop->settings.supervisor))
+		if (loop->stopping && ((loop->receiving.head == NULL && loop->waiting.head == NULL) ||
+					getppid() != loop->settings.supervisor))
 			return 0;
 		if (loop->accept_paused_until != 0 && now >= loop->accept_paused_until) {
 			loop->accept_paused_until = 0;

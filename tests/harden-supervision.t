@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# harden-supervision.t: the supervisor under stress: --max-requests recycling, back-off for workers that die at start, the --request-timeout watchdog, SIGHUP and SIGTERM with requests in flight.
+# harden-supervision.t: the supervisor under stress: --max-requests recycling, back-off for workers that die at start, connection deadlines, the --request-timeout watchdog, SIGHUP and SIGTERM with requests in flight.
 source "$(dirname "$0")/lib/common.sh"
 
 PEER="$ROOT/tests/lib/fcgi-peer"
@@ -19,6 +19,15 @@ fcgi_get() {
 	[[ "$1" == *\?* ]] && query=${1#*\?}
 	env -i REQUEST_METHOD=GET REQUEST_URI="$1" SCRIPT_NAME="${1%%\?*}" QUERY_STRING="$query" \
 		timeout 10 cgi-fcgi -bind -connect "$SOCKET"
+}
+replaced() { # OLD-WORKER: up to 10 s for another one to take its place
+	local now
+	for _ in $(seq 200); do
+		now=$(children)
+		[[ -n "$now" && "$now" != "$1" ]] && return 0
+		sleep 0.05
+	done
+	return 1
 }
 served_ok() { # URI
 	[[ "$(fcgi_get "$1" | head -n1)" == $'Status: 200 OK\r' ]]
@@ -70,36 +79,58 @@ check "with a growing delay before each restart (ms: $delays)" \
 check "a worker runs again after the back-off" wait_for_children 1
 check "and serves" served_ok /orders
 
-# --request-timeout: a peer that holds a worker without finishing its
-# request loses the connection, the worker is replaced, and the log says
-# what it was doing.
+# Peers that hold a connection without finishing a request cost only
+# that connection: each is closed at its own deadline (--keepalive-timeout
+# before a request starts, --request-timeout once it has), the worker is
+# never replaced for it, and others are served meanwhile.
+start_responder deadlines --workers 1 --request-timeout 2 --keepalive-timeout 2
+wait_for_children 1 || bail_out "no worker started"
+deadline_case() { # DESCRIPTION PEER-STEPS...
+	local description=$1 worker peer started elapsed served=0
+	shift
+	worker=$(children)
+	started=$(date +%s%3N)
+	"$PEER" "$SOCKET" "$@" read 20 >/dev/null &
+	peer=$!
+	sleep 0.3
+	for _ in 1 2 3; do served_ok / && served=$((served + 1)); done
+	wait "$peer"
+	is "$?" 3 "$description: the responder closes the connection without an answer"
+	elapsed=$(($(date +%s%3N) - started))
+	check "$description: ... at its 2 s deadline ($elapsed ms)" test "$elapsed" -ge 1500 -a "$elapsed" -lt 8000
+	is "$served" 3 "$description: 3 requests from others were answered meanwhile"
+	is "$(children)" "$worker" "$description: the same worker ($worker) serves on"
+}
+deadline_case "a silent peer"
+deadline_case "half a record header" raw 0101 send
+deadline_case "a request whose body never ends" \
+	begin param REQUEST_METHOD=GET param REQUEST_URI=/orders?stuck=1 param SCRIPT_NAME=/orders params end-params send
+check "none of them cost a worker" bash -c "! grep -qE 'replacing it|killed by signal' '$LOG'"
+
+# The watchdog is for a worker stuck in code: here a query that waits on a
+# database locked by another process (SQLite's busy timeout, 2 s) past
+# --request-timeout 1. The worker is replaced, and the log says what it
+# was doing.
 start_responder watchdog --workers 1 --request-timeout 1
 wait_for_children 1 || bail_out "no worker started"
-replaced() { # OLD-WORKER: up to 10 s for another one to take its place
-	local now
-	for _ in $(seq 200); do
-		now=$(children)
-		[[ -n "$now" && "$now" != "$1" ]] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-stuck_case() { # DESCRIPTION LOGGED-REGEX PEER-STEPS...
-	local description=$1 logged=$2
-	shift 2
-	local worker
-	worker=$(children)
-	"$PEER" "$SOCKET" "$@" read 20 >/dev/null
-	is "$?" 3 "$description: the responder closes the connection without an answer"
-	check "$description: the log names the cause" wait_for_log "worker $worker: request exceeded --request-timeout 1 s.*: $logged"
-	check "$description: the worker ($worker) is replaced" replaced "$worker"
-	check "$description: the next request is served" served_ok /
-}
-stuck_case "a silent peer" '\(a connection that sent no request yet\)'
-stuck_case "half a record header" '\(a connection that sent no request yet\)' raw 0101 send
-stuck_case "a request whose body never ends" 'GET /orders\?stuck=1$' \
-	begin param REQUEST_METHOD=GET param REQUEST_URI=/orders?stuck=1 param SCRIPT_NAME=/orders params end-params send
-is "$(grep -c 'killed by signal' "$LOG")" 3 "each was logged once more as the worker's death"
+worker=$(children)
+# The lock is released soon after the watchdog's kill, so that the new
+# worker can open the database (it waits up to the busy timeout for it).
+(
+	echo 'BEGIN EXCLUSIVE;'
+	sleep 1.6
+	echo 'COMMIT;'
+) | sqlite3 "$DB" &
+locker=$!
+on_exit "kill $locker"
+sleep 0.3
+fcgi_get '/orders?limit=7' >/dev/null
+check "a worker stuck in one request past --request-timeout: the log names it and the request" \
+	wait_for_log "worker $worker exceeded --request-timeout 1 s in one request, replacing it: GET /orders\\?limit=7"
+check "it is replaced" replaced "$worker"
+wait "$locker"
+check "and the next request is served" served_ok /
+is "$(grep -c "killed by signal" "$LOG")" 1 "its death is logged once more by the supervisor"
 
 # SIGHUP twice under a request loop: every worker is replaced, no request fails.
 start_responder reload --workers 2

@@ -904,7 +904,7 @@ int main(int argc, char **argv)
 		int wait_ms = settings.wait_ms;
 		if (is_long_hold(&settings, index)) {
 			/* A peer that connects, sends nothing and stays: it must
-			 * cost a worker no more than --request-timeout. */
+			 * cost its own connection only, never a worker. */
 			out.length = 0;
 			kind = kind_named("silent-peer");
 			ending = END_HOLD;
