@@ -228,8 +228,10 @@ sub endpoint_markdown {
 		return "$r->{non2xx} non-2xx/3xx; socket: connect $r->{connect}, read $r->{read}, write $r->{write}, timeout $r->{timeout}";
 	};
 	my $warmup = $meta->{warmup} =~ /^0+[smh]?$/ ? 'no warm-up' : "$meta->{warmup} of warm-up before the run";
-	my $setup = sprintf('lighttpd (%s) + `%s`, %s x %s, store `%s`; wrk %s on the same machine (%d CPUs, %s); %s',
-		$meta->{lighttpd}, $meta->{responder} // 'webapi-fcgi', plural($meta->{workers}, 'worker'), plural($meta->{backends}, 'backend'), $database,
+	my $front = $meta->{front} // 'lighttpd';
+	my $reuse = $front eq 'lighttpd' ? '' : ($meta->{front_reuse} // 'off') eq 'on' ? ', FastCGI connections reused' : ', a FastCGI connection per request';
+	my $setup = sprintf('%s (%s%s) + `%s`, %s x %s, store `%s`; wrk %s on the same machine (%d CPUs, %s); %s',
+		$front, $meta->{front_version} // $meta->{lighttpd}, $reuse, $meta->{responder} // 'webapi-fcgi', plural($meta->{workers}, 'worker'), plural($meta->{backends}, 'backend'), $database,
 		$meta->{wrk}, $meta->{cpus}, $meta->{cpu_model}, $warmup);
 	my $md = <<MD;
 # $meta->{name} — $e->{title} Benchmark
@@ -264,9 +266,10 @@ sub endpoint_markdown {
 
 ## Static Ceiling
 
-The same response body served as a static file by a second lighttpd with the
-same server settings (`scripts/bench.d/static.conf`), measured in the same run
-with the same wrk settings: what this web server does at best on this machine.
+The same response body served as a static file by a second ${\ ($meta->{front} // 'lighttpd')} with the
+same server settings (`scripts/bench.d/static.conf`, or `scripts/front --static`),
+measured in the same run with the same wrk settings: what this web server does
+at best on this machine.
 
 | Metric | webapi-fcgi | static file | ratio |
 | --- | --- | --- | --- |
@@ -278,8 +281,8 @@ with the same wrk settings: what this web server does at best on this machine.
 
 ## Resource Usage
 
-Sampled right after the run over lighttpd and every responder process (the
-stack's session). PSS shares pages common to several processes among them, so
+Sampled right after the run over the web server's and every responder
+process. PSS shares pages common to several processes among them, so
 the sum counts each page once; the RSS sum counts shared pages in every process.
 
 | Metric | Value |
@@ -394,7 +397,9 @@ sub report_run {
 		database_url => mask_url($meta->{database_url}),
 		port => 0 + $meta->{port},
 		cpus => 0 + $meta->{cpus},
-		lighttpd => $meta->{lighttpd},
+		front => $meta->{front} // 'lighttpd',
+		front_version => $meta->{front_version} // $meta->{lighttpd},
+		front_reuse => ($meta->{front_reuse} // 'off') eq 'on' ? JSON::PP::true : JSON::PP::false,
 		responder => $meta->{responder},
 		@json,
 	)) . "\n";
