@@ -121,12 +121,11 @@ static void put_header(unsigned char *out, int type, unsigned request_id, size_t
 	header->paddingLength = (unsigned char)padding;
 }
 
-/* Appends "name=value" as a FastCGI pair when it fits (names and values
- * here are short: one-byte lengths). */
-static size_t put_pair(unsigned char *out, size_t used, size_t room, const char *name, const char *value)
+/* Appends a FastCGI name-value pair when it fits (names and values here
+ * are short: one-byte lengths). */
+static size_t put_pair(unsigned char *out, size_t used, size_t room, const char *name, size_t name_length,
+		       const char *value, size_t value_length)
 {
-	size_t name_length = strlen(name), value_length = strlen(value);
-
 	if (used + 2 + name_length + value_length > room)
 		return used;
 	out[used++] = (unsigned char)name_length;
@@ -149,7 +148,7 @@ size_t framing_management_reply(const struct framing_scan *scan, long max_connec
 	unsigned char *content = out + FCGI_HEADER_LEN;
 	size_t room = FRAMING_REPLY_ROOM - FCGI_HEADER_LEN - 8, used = 0, offset = 0;
 
-	snprintf(connections, sizeof connections, "%ld", max_connections);
+	size_t connections_length = (size_t)snprintf(connections, sizeof connections, "%ld", max_connections);
 	/* Names are answered in the order asked; unknown ones are left out,
 	 * as the specification says. One request per connection at a time,
 	 * so FCGI_MAX_REQS equals FCGI_MAX_CONNS. */
@@ -161,12 +160,13 @@ size_t framing_management_reply(const struct framing_scan *scan, long max_connec
 			break;
 		const char *name = (const char *)scan->content + offset;
 		offset += name_length + value_length;
-		if (name_length == strlen(FCGI_MAX_CONNS) && memcmp(name, FCGI_MAX_CONNS, name_length) == 0)
-			used = put_pair(content, used, room, FCGI_MAX_CONNS, connections);
-		else if (name_length == strlen(FCGI_MAX_REQS) && memcmp(name, FCGI_MAX_REQS, name_length) == 0)
-			used = put_pair(content, used, room, FCGI_MAX_REQS, connections);
-		else if (name_length == strlen(FCGI_MPXS_CONNS) && memcmp(name, FCGI_MPXS_CONNS, name_length) == 0)
-			used = put_pair(content, used, room, FCGI_MPXS_CONNS, "0");
+		/* The names are libfcgi's and the specification's own. */
+		int is_max_conns = name_length == sizeof FCGI_MAX_CONNS - 1 && memcmp(name, FCGI_MAX_CONNS, name_length) == 0;
+		int is_max_reqs = name_length == sizeof FCGI_MAX_REQS - 1 && memcmp(name, FCGI_MAX_REQS, name_length) == 0;
+		if (is_max_conns || is_max_reqs)
+			used = put_pair(content, used, room, name, name_length, connections, connections_length);
+		else if (name_length == sizeof FCGI_MPXS_CONNS - 1 && memcmp(name, FCGI_MPXS_CONNS, name_length) == 0)
+			used = put_pair(content, used, room, name, name_length, "0", 1);
 	}
 	size_t padding = (8 - used % 8) % 8;
 	memset(content + used, 0, padding);

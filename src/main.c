@@ -48,7 +48,7 @@ static int connection_limit(void)
 	rlim_t limit = descriptors.rlim_cur;
 	if (limit == RLIM_INFINITY || limit > 65536)
 		limit = 65536;
-	return limit > RESERVED_DESCRIPTORS * 2 ? (int)(limit - RESERVED_DESCRIPTORS) : RESERVED_DESCRIPTORS;
+	return limit > 2 * (rlim_t)RESERVED_DESCRIPTORS ? (int)(limit - RESERVED_DESCRIPTORS) : RESERVED_DESCRIPTORS;
 }
 
 static void usage(FILE *out)

@@ -185,8 +185,8 @@ status=$(http GET "$NGINX_TCP/orders")
 is "$(cat "$TEST_TMP/body")" "$reference_orders" "nginx over TCP: /orders is the contract's bytes"
 
 # Kept upstream connections would only hold workers idle (nginx.conf says why).
-check "nginx.conf keeps upstream keep-alive off (no keepalive, no fastcgi_keep_conn on)" \
-	bash -c "! grep -v '^[[:space:]]*#' '$DEPLOY/nginx.conf' | grep -qE '(^|[[:space:]])(keepalive[[:space:]]|fastcgi_keep_conn[[:space:]]+on)'"
+check "nginx.conf keeps FastCGI connections open (upstream keepalive and fastcgi_keep_conn on)" \
+	bash -c "grep -v '^[[:space:]]*#' '$DEPLOY/nginx.conf' | grep -qE '^[[:space:]]*keepalive[[:space:]]+[0-9]+;' && grep -v '^[[:space:]]*#' '$DEPLOY/nginx.conf' | grep -qE '^[[:space:]]*fastcgi_keep_conn[[:space:]]+on;'"
 
 # The socket's owner and mode are what let nginx in: one that www-data
 # cannot open gives 502 through nginx, whose workers run as www-data.
