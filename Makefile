@@ -25,9 +25,9 @@ deps:
 $(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
 	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-# log_line is exported for the plugin.
+# log_line and log_limited are exported for the plugin.
 $(BUILD)/webapi-fcgi: $(BUILD)/obj/main.o $(LIBRARY_OBJECTS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--export-dynamic-symbol=log_line $^ $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--export-dynamic-symbol=log_line -Wl,--export-dynamic-symbol=log_limited $^ $(LDLIBS) -o $@
 
 $(BUILD)/webapi-store-pgsql.so: src/store_pgsql.c $(HEADERS) | $(BUILD)
 	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) -fPIC -shared $< $(LDFLAGS) -lpq -o $@

@@ -151,11 +151,11 @@ static int fill_order_slot(void *context, const struct order_row *row)
 	char created_at[ISO_TIMESTAMP_LENGTH + 1];
 
 	if (iso_timestamp_from_sql(row->created_at, created_at) != 0) {
-		log_line("order %lld: created_at '%.40s' is not a timestamp", (long long)row->id, row->created_at);
+		log_limited("order %lld: created_at '%.40s' is not a timestamp", (long long)row->id, row->created_at);
 		return -1;
 	}
 	if (tree->rows_used == tree->slots_made && make_more_slots(tree) != 0) {
-		log_line("out of memory building the orders page");
+		log_limited("out of memory building the orders page");
 		return -1;
 	}
 	struct order_slot *slot = &tree->slots[tree->rows_used++];

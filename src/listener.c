@@ -290,7 +290,7 @@ int accept_connection(int listen_fd, const struct allowed_peers *peers, int time
 				/* Out of descriptors or memory: pause instead of
 				 * spinning; connections wait in the backlog. */
 				struct timespec pause = {0, 100L * 1000 * 1000};
-				log_line("accept: %s; pausing 100 ms", strerror(errno));
+				log_limited("accept: %s; pausing 100 ms", strerror(errno));
 				nanosleep(&pause, NULL);
 				continue;
 			}
@@ -301,7 +301,7 @@ int accept_connection(int listen_fd, const struct allowed_peers *peers, int time
 		if (!peer_allowed(peers, &peer)) {
 			char shown[INET6_ADDRSTRLEN];
 			describe_peer(&peer, shown, sizeof shown);
-			log_line("refused a connection from %s: not in FCGI_WEB_SERVER_ADDRS", shown);
+			log_limited("refused a connection from %s: not in FCGI_WEB_SERVER_ADDRS", shown);
 			close(fd);
 			continue;
 		}

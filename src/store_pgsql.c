@@ -195,7 +195,7 @@ static void log_notice(void *context, const char *message)
 	char line[REASON_SIZE];
 
 	copy_scrubbed(line, sizeof line, message, store->password);
-	log_line("PostgreSQL %s: %s", store->config.masked, line);
+	log_limited("PostgreSQL %s: %s", store->config.masked, line);
 }
 
 static void drop_connection(struct pgsql_store *store)
@@ -488,7 +488,7 @@ static void report_outcome(struct pgsql_store *store, enum store_status status, 
 	}
 	if (status == store->last_problem_status && strcmp(store->last_problem, reason) == 0)
 		return;
-	log_line("PostgreSQL %s: %s: %s", store->config.masked,
+	log_limited("PostgreSQL %s: %s: %s", store->config.masked,
 		 status == STORE_UNAVAILABLE ? "unavailable" : "query failed", reason);
 	snprintf(store->last_problem, sizeof store->last_problem, "%s", reason);
 	store->last_problem_status = status;

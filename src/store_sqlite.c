@@ -92,7 +92,7 @@ static enum store_status sqlite_fetch_orders(void *handle, const struct order_pa
 
 	if (!page->is_default && (sqlite3_bind_int64(query, 1, page->limit) != SQLITE_OK ||
 				  sqlite3_bind_int64(query, 2, page->offset) != SQLITE_OK)) {
-		log_line("sqlite %s: bind: %s", store->path, sqlite3_errmsg(store->db));
+		log_limited("sqlite %s: bind: %s", store->path, sqlite3_errmsg(store->db));
 		status = STORE_QUERY_FAILED;
 		goto done;
 	}
@@ -102,7 +102,7 @@ static enum store_status sqlite_fetch_orders(void *handle, const struct order_pa
 		row.status_len = (size_t)sqlite3_column_bytes(query, 3);
 		const unsigned char *created_at = sqlite3_column_text(query, 4);
 		if (status_text == NULL || created_at == NULL) {
-			log_line("sqlite %s: order %lld has a NULL status or created_at", store->path,
+			log_limited("sqlite %s: order %lld has a NULL status or created_at", store->path,
 				 (long long)sqlite3_column_int64(query, 0));
 			status = STORE_QUERY_FAILED;
 			goto done;
@@ -118,7 +118,7 @@ static enum store_status sqlite_fetch_orders(void *handle, const struct order_pa
 		}
 	}
 	if (step != SQLITE_DONE) {
-		log_line("sqlite %s: query: %s", store->path, sqlite3_errmsg(store->db));
+		log_limited("sqlite %s: query: %s", store->path, sqlite3_errmsg(store->db));
 		status = step == SQLITE_BUSY ? STORE_UNAVAILABLE : STORE_QUERY_FAILED;
 	}
 done:

@@ -187,6 +187,7 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 		activity->busy_since_ms = 0;
 	}
 	app_destroy(app);
+	log_flush_repeats();
 	return exit_code;
 }
 

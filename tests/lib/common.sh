@@ -128,6 +128,42 @@ start_responder() {
 	done
 	bail_out "the responder did not create $SOCKET: $(cat "$LOG")"
 }
+# fcgi_get ADDRESS URI: GET URI over FastCGI with cgi-fcgi (a unix socket
+# path or HOST:PORT); prints the CGI response, at most 10 s.
+fcgi_get() {
+	local query=""
+	[[ "$2" == *\?* ]] && query=${2#*\?}
+	env -i REQUEST_METHOD=GET REQUEST_URI="$2" SCRIPT_NAME="${2%%\?*}" QUERY_STRING="$query" \
+		timeout 10 cgi-fcgi -bind -connect "$1"
+}
+
+# wait_for_socket PATH: up to 5 s for a unix socket to appear.
+wait_for_socket() {
+	for _ in $(seq 50); do
+		[[ -S "$1" ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_for_port HOST PORT: up to 5 s for something to accept connections there.
+wait_for_port() {
+	for _ in $(seq 50); do
+		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_for_log FILE REGEX: up to 10 s for a line matching REGEX in FILE.
+wait_for_log() {
+	for _ in $(seq 100); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 children() {
 	pgrep -P "$SUPERVISOR" | sort
 }
