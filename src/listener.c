@@ -141,8 +141,11 @@ static int bind_tcp(const char *address, int backlog, char *error, size_t error_
 		snprintf(host, sizeof host, "127.0.0.1");
 	if (strcmp(host, "*") == 0)
 		snprintf(host, sizeof host, "0.0.0.0");
-	if (*port == '\0' || strspn(port, "0123456789") != strlen(port)) {
-		snprintf(error, error_size, "listen address %s: the port must be a number", address);
+	/* getaddrinfo takes a number above 65535 and binds it modulo 65536
+	 * (99999 became 34463), and 0 would bind a random port. */
+	if (*port == '\0' || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 || atoi(port) < 1 ||
+	    atoi(port) > 65535) {
+		snprintf(error, error_size, "listen address %s: the port must be a number from 1 to 65535", address);
 		return -1;
 	}
 	int lookup = getaddrinfo(host, port, &hints, &found);
