@@ -236,12 +236,33 @@ void allowed_peers_free(struct allowed_peers *peers)
 	free(peers);
 }
 
-static int peer_allowed(const struct allowed_peers *peers, const struct sockaddr_storage *peer)
+/* An IPv4 client of a dual-stack ("[::]:PORT") listener arrives as
+ * ::ffff:a.b.c.d; it is compared, and shown, as the IPv4 address it is. */
+static void unmap_ipv4(const struct sockaddr_storage *address, struct sockaddr_storage *out)
 {
-	if (peers == NULL || peers->count == 0 || peer->ss_family == AF_UNIX)
+	const struct sockaddr_in6 *ipv6 = (const struct sockaddr_in6 *)address;
+
+	*out = *address;
+	if (address->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&ipv6->sin6_addr))
+		return;
+	struct sockaddr_in *ipv4 = (struct sockaddr_in *)out;
+	memset(out, 0, sizeof *out);
+	ipv4->sin_family = AF_INET;
+	memcpy(&ipv4->sin_addr, &ipv6->sin6_addr.s6_addr[12], sizeof ipv4->sin_addr);
+}
+
+static int peer_allowed(const struct allowed_peers *peers, const struct sockaddr_storage *mapped_peer)
+{
+	struct sockaddr_storage unmapped;
+	const struct sockaddr_storage *peer = &unmapped;
+
+	if (peers == NULL || peers->count == 0 || mapped_peer->ss_family == AF_UNIX)
 		return 1;
+	unmap_ipv4(mapped_peer, &unmapped);
 	for (size_t i = 0; i < peers->count; i++) {
-		const struct sockaddr_storage *allowed = &peers->addresses[i];
+		struct sockaddr_storage allowed_unmapped;
+		const struct sockaddr_storage *allowed = &allowed_unmapped;
+		unmap_ipv4(&peers->addresses[i], &allowed_unmapped);
 		if (allowed->ss_family == AF_INET && peer->ss_family == AF_INET &&
 		    ((const struct sockaddr_in *)allowed)->sin_addr.s_addr ==
 			((const struct sockaddr_in *)peer)->sin_addr.s_addr)
@@ -254,8 +275,12 @@ static int peer_allowed(const struct allowed_peers *peers, const struct sockaddr
 	return 0;
 }
 
-static void describe_peer(const struct sockaddr_storage *peer, char *out, size_t out_size)
+static void describe_peer(const struct sockaddr_storage *mapped_peer, char *out, size_t out_size)
 {
+	struct sockaddr_storage unmapped;
+	const struct sockaddr_storage *peer = &unmapped;
+
+	unmap_ipv4(mapped_peer, &unmapped);
 	const void *address = peer->ss_family == AF_INET
 				  ? (const void *)&((const struct sockaddr_in *)peer)->sin_addr
 				  : (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr;
