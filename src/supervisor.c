@@ -78,8 +78,11 @@ static struct worker *start_worker(struct supervisor *supervisor)
 		return NULL;
 	}
 	if (pid == 0) {
-		/* A worker must not outlive a supervisor killed with SIGKILL. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* A worker must not outlive a supervisor killed with SIGKILL:
+		 * SIGTERM would only set a flag that a worker blocked on a
+		 * silent peer does not look at, and it would keep the socket.
+		 * Nobody is left to drain for. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(0);
 		_exit(run_fastcgi_worker(supervisor->listen_fd, supervisor->options, worker->activity));

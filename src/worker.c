@@ -140,7 +140,7 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	/* A change of credentials clears the parent-death signal the supervisor
 	 * set (prctl(2)): without it again, a worker that dropped root outlives
 	 * a supervisor killed with SIGKILL and keeps serving on its own. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != supervisor) {
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != supervisor) {
 		app_destroy(app);
 		return 0;
 	}
