@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,55 @@ int is_unix_listener(int fd)
 	return getsockname(fd, (struct sockaddr *)&address, &length) == 0 && address.ss_family == AF_UNIX;
 }
 
+/* The stale-socket probe's bound: a listener that does not take a
+ * connection by then is alive but stuck, which is no reason to wait. */
+#define PROBE_TIMEOUT_MS 1000
+
+/* Whether a process listens on the socket file at address: 0 when nobody
+ * does (a file left by a crash, or by a supervisor killed with SIGKILL
+ * whose workers died with it), else -1 with the reason in error. The
+ * connect is non-blocking: a listener with a full backlog made a blocking
+ * one wait for as long as it stayed full, with every signal blocked. */
+static int unix_socket_in_use(const struct sockaddr_un *address, char *error, size_t error_size)
+{
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int connect_errno = 0;
+
+	if (probe < 0) {
+		snprintf(error, error_size, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(probe, (const struct sockaddr *)address, sizeof *address) != 0)
+		connect_errno = errno;
+	if (connect_errno == EINPROGRESS) {
+		struct pollfd writable = {.fd = probe, .events = POLLOUT};
+		socklen_t length = sizeof connect_errno;
+		if (poll(&writable, 1, PROBE_TIMEOUT_MS) != 1 ||
+		    getsockopt(probe, SOL_SOCKET, SO_ERROR, &connect_errno, &length) != 0)
+			connect_errno = ETIMEDOUT;
+	}
+	close(probe);
+	switch (connect_errno) {
+	case ECONNREFUSED: /* nobody listens: stale */
+	case ENOENT:	   /* removed meanwhile */
+		return 0;
+	case 0:
+		snprintf(error, error_size, "%s is in use by another process", address->sun_path);
+		return -1;
+	case EAGAIN:
+	case ETIMEDOUT:
+		snprintf(error, error_size,
+			 "%s is in use by another process, which is not accepting connections (its listen backlog "
+			 "is full)",
+			 address->sun_path);
+		return -1;
+	default:
+		snprintf(error, error_size, "cannot tell whether %s is in use: connect: %s", address->sun_path,
+			 strerror(connect_errno));
+		return -1;
+	}
+}
+
 /* libfcgi's FCGX_OpenSocket is not used here: it unlinks whatever file is
  * at the path (a typo would delete it), exits the process on a bind error,
  * binds ":PORT" to every interface and knows no IPv6. */
@@ -76,16 +126,9 @@ static int bind_unix(const char *path, int backlog, char *error, size_t error_si
 			snprintf(error, error_size, "%s exists and is not a socket; not replacing it", path);
 			return -1;
 		}
-		/* A socket file nobody answers on is left over from a crash. */
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&address, sizeof address) == 0) {
-			close(probe);
-			snprintf(error, error_size, "%s is in use by another process", path);
+		if (unix_socket_in_use(&address, error, error_size) != 0)
 			return -1;
-		}
-		if (probe >= 0)
-			close(probe);
-		if (unlink(path) != 0) {
+		if (unlink(path) != 0 && errno != ENOENT) {
 			snprintf(error, error_size, "remove stale socket %s: %s", path, strerror(errno));
 			return -1;
 		}
