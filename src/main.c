@@ -13,6 +13,7 @@
 #include "listener.h"
 #include "log.h"
 #include "options.h"
+#include "store.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -183,10 +184,10 @@ int main(int argc, char **argv)
 		log_line("%s", error);
 		return 2;
 	}
-	/* A clear startup error naming the file, before any socket or worker. */
-	if (options.database.kind == DB_SQLITE && access(options.database.target, R_OK) != 0) {
-		log_line("cannot read database %s: %s%s", options.database.target, strerror(errno),
-			 errno == ENOENT ? " (create it with scripts/seed-db)" : "");
+	/* A clear start-up error naming the file, before any socket or worker;
+	 * once serving, a store that breaks is a 503, not an exit. */
+	if (store_check(&options.database, error, sizeof error) != 0) {
+		log_line("%s", error);
 		exit_code = 1;
 		goto done;
 	}

@@ -57,7 +57,16 @@ extern const struct store_backend sqlite_backend;
 /* pgsql_backend lives in the plugin build/webapi-store-pgsql.so. */
 extern const struct store_backend pgsql_backend;
 
+/* NULL with a reason in error when the store cannot be used at all (no
+ * plugin, a malformed connection string); a handle with a reason in error
+ * when it cannot be reached now but may be later (answers
+ * STORE_UNAVAILABLE meanwhile); a handle and an empty error when ready. */
 struct store *store_open(const struct db_config *config, char *error, size_t error_size);
+/* At start-up: whether the SQLite store opens now (0), else -1 with the
+ * reason, for a clear fatal error before any socket or worker exists.
+ * PostgreSQL is not checked: it may come up after the responder, and its
+ * plugin would cost the supervisor 3.5 MiB of PSS. */
+int store_check(const struct db_config *config, char *error, size_t error_size);
 enum store_status store_fetch_orders(struct store *store, const struct order_page *page, order_row_fn on_row,
 				     void *context);
 enum store_status store_ping(struct store *store);

@@ -129,13 +129,13 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	struct app *app = app_create(&options->database, error, sizeof error);
 	if (app == NULL) {
 		log_line("%s", error);
-		return WORKER_EXIT_CONFIG;
+		return EX_CONFIG;
 	}
 	if (error[0] != '\0')
 		log_line("%s", error); /* opened, but not usable yet (a database that is down) */
 	if (drop_privileges(options) != 0) {
 		app_destroy(app);
-		return WORKER_EXIT_CONFIG;
+		return EX_CONFIG;
 	}
 	/* A change of credentials clears the parent-death signal the supervisor
 	 * set (prctl(2)): without it again, a worker that dropped root outlives
@@ -161,6 +161,7 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	 * malformed connection and tries to accept another by itself, that
 	 * fails at once and control comes back to this loop. */
 	FCGX_InitRequest(&request, -1, 0);
+	activity->ready = 1;
 
 	while (!stop_requested && (options->max_requests == 0 || served < options->max_requests)) {
 		int fd = accept_connection(listen_fd, options->allowed_peers, options->request_timeout);
@@ -200,11 +201,11 @@ int run_cgi_request(const struct options *options)
 	struct app *app = app_create(&options->database, error, sizeof error);
 	if (app == NULL) {
 		log_line("%s", error);
-		return WORKER_EXIT_CONFIG;
+		return EX_CONFIG;
 	}
 	if (drop_privileges(options) != 0) {
 		app_destroy(app);
-		return WORKER_EXIT_CONFIG;
+		return EX_CONFIG;
 	}
 	struct http_request http = {
 	    .method = getenv("REQUEST_METHOD"),

@@ -4,9 +4,9 @@
 
 #include "options.h"
 
-/* Exit code a worker reports to its supervisor when its store cannot be
- * opened: restarting will not help (EX_CONFIG). */
-#define WORKER_EXIT_CONFIG 78
+/* A worker that cannot open its store (or leave root) exits with
+ * EX_CONFIG: fatal while the responder starts, retried once it serves. */
+#include <sysexits.h>
 
 /* What a worker is doing, in memory shared with its supervisor, so the
  * supervisor can end a request that runs past --request-timeout without
@@ -14,6 +14,7 @@
 struct worker_activity {
 	volatile long long busy_since_ms; /* CLOCK_MONOTONIC; 0 while waiting for a connection */
 	char request[240];		  /* "METHOD URI" of the current request, for the log */
+	volatile int ready;		  /* set once the store is open and privileges dropped */
 };
 
 long long monotonic_ms(void);
