@@ -145,6 +145,43 @@ static int make_more_slots(struct orders_page_tree *tree)
 	return 0;
 }
 
+/* How many bytes follow a UTF-8 lead byte; -1 for a byte no sequence
+ * starts with (a continuation byte, an overlong C0/C1, F5 and above). */
+static int continuation_bytes(unsigned char lead)
+{
+	if (lead < 0x80)
+		return 0;
+	if (lead >= 0xc2 && lead <= 0xdf)
+		return 1;
+	if (lead >= 0xe0 && lead <= 0xef)
+		return 2;
+	if (lead >= 0xf0 && lead <= 0xf4)
+		return 3;
+	return -1;
+}
+
+/* Whether text is well-formed UTF-8 (no overlong form, surrogate or code
+ * point past U+10FFFF): json-c copies string bytes as they are, and a
+ * response must be valid JSON whatever a row holds. */
+static int is_utf8(const unsigned char *text, size_t length)
+{
+	for (size_t i = 0; i < length;) {
+		unsigned char lead = text[i];
+		int extra = continuation_bytes(lead);
+		if (extra < 0 || length - i <= (size_t)extra)
+			return 0;
+		for (int k = 1; k <= extra; k++)
+			if ((text[i + (size_t)k] & 0xc0) != 0x80)
+				return 0;
+		unsigned char second = text[i + 1 < length ? i + 1 : i];
+		if ((lead == 0xe0 && second < 0xa0) || (lead == 0xed && second > 0x9f) ||
+		    (lead == 0xf0 && second < 0x90) || (lead == 0xf4 && second > 0x8f))
+			return 0;
+		i += (size_t)extra + 1;
+	}
+	return 1;
+}
+
 static int fill_order_slot(void *context, const struct order_row *row)
 {
 	struct orders_page_tree *tree = context;
@@ -152,6 +189,10 @@ static int fill_order_slot(void *context, const struct order_row *row)
 
 	if (iso_timestamp_from_sql(row->created_at, created_at) != 0) {
 		log_limited("order %lld: created_at '%.40s' is not a timestamp", (long long)row->id, row->created_at);
+		return -1;
+	}
+	if (!is_utf8((const unsigned char *)row->status, row->status_len)) {
+		log_limited("order %lld: status is not valid UTF-8", (long long)row->id);
 		return -1;
 	}
 	if (tree->rows_used == tree->slots_made && make_more_slots(tree) != 0) {

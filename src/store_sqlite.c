@@ -173,6 +173,52 @@ static int ensure_open(struct sqlite_store *store)
 	return 0;
 }
 
+static const char *type_name(int type)
+{
+	switch (type) {
+	case SQLITE_INTEGER:
+		return "an integer";
+	case SQLITE_FLOAT:
+		return "a real";
+	case SQLITE_TEXT:
+		return "text";
+	case SQLITE_BLOB:
+		return "a blob";
+	default:
+		return "NULL";
+	}
+}
+
+/* SQLite keeps whatever a column was given ('12abc', 1.9e30, NULL in a
+ * table without constraints) and its column_int64 would turn that into 12,
+ * INT64_MAX or 0 without a word. The contract's columns are integers and
+ * text, as PostgreSQL enforces: anything else is a bad row, refused. */
+static int read_row(sqlite3_stmt *query, struct order_row *row, char *reason, size_t reason_size)
+{
+	static const char *const names[] = {"id", "customer_id", "total_cents", "status", "created_at"};
+	static const int types[] = {SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_TEXT, SQLITE_TEXT};
+
+	for (int column = 0; column < 5; column++) {
+		int type = sqlite3_column_type(query, column);
+		if (type != types[column]) {
+			snprintf(reason, reason_size, "%s is %s, not %s", names[column], type_name(type),
+				 type_name(types[column]));
+			return -1;
+		}
+	}
+	row->id = sqlite3_column_int64(query, 0);
+	row->customer_id = sqlite3_column_int64(query, 1);
+	row->total_cents = sqlite3_column_int64(query, 2);
+	row->status = (const char *)sqlite3_column_text(query, 3);
+	row->status_len = (size_t)sqlite3_column_bytes(query, 3);
+	row->created_at = (const char *)sqlite3_column_text(query, 4);
+	if (row->status == NULL || row->created_at == NULL) {
+		snprintf(reason, reason_size, "out of memory reading the row");
+		return -1;
+	}
+	return 0;
+}
+
 static enum store_status sqlite_fetch_orders(void *handle, const struct order_page *page, order_row_fn on_row,
 					     void *context)
 {
@@ -192,20 +238,13 @@ static enum store_status sqlite_fetch_orders(void *handle, const struct order_pa
 	}
 	while ((step = sqlite3_step(query)) == SQLITE_ROW) {
 		struct order_row row;
-		const unsigned char *status_text = sqlite3_column_text(query, 3);
-		row.status_len = (size_t)sqlite3_column_bytes(query, 3);
-		const unsigned char *created_at = sqlite3_column_text(query, 4);
-		if (status_text == NULL || created_at == NULL) {
-			log_limited("sqlite %s: order %lld has a NULL status or created_at", store->path,
-				 (long long)sqlite3_column_int64(query, 0));
+		char reason[128];
+		if (read_row(query, &row, reason, sizeof reason) != 0) {
+			log_limited("sqlite %s: order %lld: %s", store->path, (long long)sqlite3_column_int64(query, 0),
+				    reason);
 			status = STORE_QUERY_FAILED;
 			goto done;
 		}
-		row.id = sqlite3_column_int64(query, 0);
-		row.customer_id = sqlite3_column_int64(query, 1);
-		row.total_cents = sqlite3_column_int64(query, 2);
-		row.status = (const char *)status_text;
-		row.created_at = (const char *)created_at;
 		if (on_row(context, &row) != 0) {
 			status = STORE_ROW_REJECTED;
 			goto done;
