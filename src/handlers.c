@@ -1,6 +1,7 @@
 /* handlers.c: what each endpoint answers, built with json-c; shared by the FastCGI and CGI modes. */
 #include "handlers.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +38,16 @@ struct orders_page_tree {
 	size_t rows_used;
 };
 
+/* A response past this size leaves json-c's serialization buffer, the
+ * long strings in the tree and malloc's free memory at its size (one page
+ * of 1 MB statuses kept a worker at 210 MB): app_release_growth gives
+ * them back once it is sent. */
+#define RELEASE_AFTER_BODY_BYTES (1024 * 1024)
+
 struct app {
 	struct store *store;
 	struct orders_page_tree orders;
+	int has_grown; /* the last response passed RELEASE_AFTER_BODY_BYTES */
 	char *hello_body;
 	size_t hello_length;
 	char *message_body; /* the last error or status body, owned here */
@@ -182,6 +190,15 @@ static int is_utf8(const unsigned char *text, size_t length)
 	return 1;
 }
 
+static void free_orders_tree(struct orders_page_tree *tree)
+{
+	json_object_put(tree->array);
+	for (size_t i = 0; i < tree->slots_made; i++)
+		json_object_put(tree->slots[i].order);
+	free(tree->slots);
+	memset(tree, 0, sizeof *tree);
+}
+
 static int fill_order_slot(void *context, const struct order_row *row)
 {
 	struct orders_page_tree *tree = context;
@@ -211,6 +228,8 @@ static int fill_order_slot(void *context, const struct order_row *row)
 /* Makes the array hold exactly the rows of this query. */
 static int show_rows_used(struct orders_page_tree *tree)
 {
+	if (tree->array == NULL)
+		return -1; /* app_release_growth could not rebuild it */
 	size_t shown = json_object_array_length(tree->array);
 
 	if (shown > tree->rows_used)
@@ -257,6 +276,21 @@ static void answer_orders(struct app *app, const struct http_request *request, s
 	}
 	response->status = 200;
 	response->body = text;
+	app->has_grown = response->body_length > RELEASE_AFTER_BODY_BYTES;
+}
+
+void app_release_growth(struct app *app)
+{
+	if (!app->has_grown)
+		return;
+	app->has_grown = 0;
+	/* json-c keeps the buffer it serialized into, and each long string's,
+	 * for as long as their objects live: the tree is built anew. */
+	free_orders_tree(&app->orders);
+	app->orders.array = json_object_new_array();
+	if (app->orders.array == NULL || make_more_slots(&app->orders) != 0)
+		log_line("out of memory rebuilding the orders page; answering 500 to /orders");
+	malloc_trim(0);
 }
 
 void app_handle(struct app *app, const struct http_request *request, struct http_response *response)
@@ -353,10 +387,7 @@ void app_destroy(struct app *app)
 	if (app == NULL)
 		return;
 	store_close(app->store);
-	json_object_put(app->orders.array);
-	for (size_t i = 0; i < app->orders.slots_made; i++)
-		json_object_put(app->orders.slots[i].order);
-	free(app->orders.slots);
+	free_orders_tree(&app->orders);
 	free(app->hello_body);
 	free(app->message_body);
 	free(app);

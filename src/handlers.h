@@ -30,6 +30,10 @@ void app_destroy(struct app *app);
 
 void app_handle(struct app *app, const struct http_request *request, struct http_response *response);
 
+/* Gives back the memory a huge response grew (json-c's buffers, malloc's
+ * free memory); call it once that response is sent. Cheap otherwise. */
+void app_release_growth(struct app *app);
+
 /* The CGI/FastCGI response head ("Status: ...", Content-Type,
  * Content-Length, Allow on 405, blank line). Returns its length. */
 size_t format_response_head(const struct http_response *response, char *out, size_t out_size);

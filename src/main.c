@@ -44,6 +44,8 @@ static void usage(FILE *out)
 		"      --backlog N           listen backlog for --listen (default 1024)\n"
 		"      --max-requests N      recycle a worker after N requests (default 0: never)\n"
 		"      --request-timeout S   end a request, or drop a silent peer, after S seconds (default 30)\n"
+		"      --max-worker-rss MB   replace a worker whose resident size passed MB after a request\n"
+		"                            (default 0: never)\n"
 		"  -u, --user NAME           when started as root, run workers as NAME\n"
 		"                            (default %s, else %s); root itself is refused\n"
 		"  -h, --help                this text\n"
@@ -79,6 +81,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 	    {"backlog", required_argument, NULL, 'b'},
 	    {"max-requests", required_argument, NULL, 'm'},
 	    {"request-timeout", required_argument, NULL, 't'},
+	    {"max-worker-rss", required_argument, NULL, 'r'},
 	    {"user", required_argument, NULL, 'u'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -116,6 +119,11 @@ static int parse_options(int argc, char **argv, struct options *options)
 			if (parse_count("--request-timeout", optarg, 1, 86400, &value) != 0)
 				return -1;
 			options->request_timeout = (int)value;
+			break;
+		case 'r':
+			if (parse_count("--max-worker-rss", optarg, 0, 1024L * 1024, &value) != 0)
+				return -1;
+			options->max_worker_rss_mb = value;
 			break;
 		case 'u':
 			options->user = optarg;
