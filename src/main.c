@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,6 +145,34 @@ static int parse_options(int argc, char **argv, struct options *options)
 	return 0;
 }
 
+/* What a worker needs open at once: stdin, stdout, stderr, the listening
+ * socket, the SQLite file with its -wal, -shm or -journal (or the
+ * PostgreSQL socket and what libpq opens to connect), one connection, and
+ * room for the plugin's libraries while they load. Below it a responder
+ * started "fine" and then answered nothing (accept: EMFILE forever). */
+#define DESCRIPTORS_NEEDED 16
+
+static int check_descriptor_limit(void)
+{
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+		log_line("getrlimit RLIMIT_NOFILE: %s", strerror(errno));
+		return -1;
+	}
+	if (limit.rlim_cur >= DESCRIPTORS_NEEDED)
+		return 0;
+	/* A soft limit below the hard one is ours to raise. */
+	if (limit.rlim_max >= DESCRIPTORS_NEEDED) {
+		limit.rlim_cur = DESCRIPTORS_NEEDED;
+		if (setrlimit(RLIMIT_NOFILE, &limit) == 0)
+			return 0;
+	}
+	log_line("the open-file limit is %llu (ulimit -n); webapi-fcgi needs at least %d",
+		 (unsigned long long)limit.rlim_cur, DESCRIPTORS_NEEDED);
+	return -1;
+}
+
 /* Started as root, workers run as an unprivileged user; the supervisor
  * keeps root only to fork them (it never reads a request), as php-fpm's
  * master does, so each worker can open a root-owned database read-only
@@ -182,6 +211,8 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &options) != 0)
 		return 2;
+	if (check_descriptor_limit() != 0)
+		return 1;
 	if (db_config_parse(getenv("DATABASE_URL"), DEFAULT_DATABASE_PATH, &options.database, error, sizeof error) !=
 	    0) {
 		log_line("%s", error);
