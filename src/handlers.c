@@ -225,8 +225,9 @@ static int fill_order_slot(void *context, const struct order_row *row)
 	return 0;
 }
 
-/* Makes the array hold exactly the rows of this query. */
-static int show_rows_used(struct orders_page_tree *tree)
+/* Makes the array hold exactly the rows of this query: drops the orders
+ * past them, adds the slots' orders up to them. */
+static int resize_array_to_rows_used(struct orders_page_tree *tree)
 {
 	if (tree->array == NULL)
 		return -1; /* app_release_growth could not rebuild it */
@@ -265,7 +266,7 @@ static void answer_orders(struct app *app, const struct http_request *request, s
 		set_message_body(app, response, 500, "error", "database query failed");
 		return;
 	}
-	if (show_rows_used(&app->orders) != 0) {
+	if (resize_array_to_rows_used(&app->orders) != 0) {
 		set_message_body(app, response, 500, "error", "out of memory");
 		return;
 	}
@@ -324,7 +325,6 @@ void app_handle(struct app *app, const struct http_request *request, struct http
 				 route.status == 405 ? "method not allowed" : "not found");
 		break;
 	}
-	response->is_head = route.is_head;
 }
 
 static const char *reason_phrase(int status)

@@ -5,8 +5,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 #define LINE_SIZE 1024
 /* Kinds of line being counted at once; a kind beyond that evicts the
@@ -24,14 +25,6 @@ static struct repeat_kind {
 	char first_line[160]; /* how the summary says what was repeated */
 } repeat_kinds[REPEAT_KINDS];
 
-static long long now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 /* Copies text into out (NUL-terminated, truncated to out_size) with every
  * control byte spelled out, so one event stays one line. */
 static size_t escape_controls(const char *text, char *out, size_t out_size)
@@ -44,7 +37,9 @@ static size_t escape_controls(const char *text, char *out, size_t out_size)
 		spelled[0] = (char)*c;
 		if (*c == '\n' || *c == '\r' || *c == '\t')
 			length = (size_t)snprintf(spelled, sizeof spelled, "\\%c",
-						  *c == '\n' ? 'n' : *c == '\r' ? 'r' : 't');
+						  *c == '\n'   ? 'n'
+						  : *c == '\r' ? 'r'
+							       : 't');
 		else if (*c < 0x20 || *c == 0x7f)
 			length = (size_t)snprintf(spelled, sizeof spelled, "\\x%02x", *c);
 		if (used + length >= out_size)
@@ -145,7 +140,7 @@ void log_limited(const char *format, ...)
 	char message[LINE_SIZE];
 	va_list args;
 	int saved_errno = errno;
-	long long now = now_ms();
+	long long now = monotonic_ms();
 	struct repeat_kind *kind = find_kind(format, now);
 
 	if (now - kind->window_start_ms < LOG_REPEAT_WINDOW_S * 1000LL) {
@@ -167,7 +162,7 @@ void log_limited(const char *format, ...)
 
 void log_flush_repeats(void)
 {
-	long long now = now_ms();
+	long long now = monotonic_ms();
 
 	for (int i = 0; i < REPEAT_KINDS; i++)
 		if (repeat_kinds[i].format != NULL)

@@ -22,6 +22,8 @@
 #define DEFAULT_DATABASE_PATH "data/orders.db"
 #endif
 
+#define DEFAULT_BACKLOG 1024
+#define DEFAULT_REQUEST_TIMEOUT_S 30
 #define DEFAULT_USER "www-data"
 #define FALLBACK_USER "nobody"
 
@@ -42,9 +44,9 @@ static void usage(FILE *out)
 		"  -l, --listen ADDR         unix socket path (mode 0660) or HOST:PORT, :PORT (127.0.0.1),\n"
 		"                            [IPv6]:PORT, *:PORT (all interfaces)\n"
 		"  -w, --workers N           worker processes under the supervisor (default: %ld, the CPUs)\n"
-		"      --backlog N           listen backlog for --listen (default 1024)\n"
+		"      --backlog N           listen backlog for --listen (default %d)\n"
 		"      --max-requests N      recycle a worker after N requests (default 0: never)\n"
-		"      --request-timeout S   end a request, or drop a silent peer, after S seconds (default 30)\n"
+		"      --request-timeout S   end a request, or drop a silent peer, after S seconds (default %d)\n"
 		"      --max-worker-rss MB   replace a worker whose resident size passed MB after a request\n"
 		"                            (default 0: never)\n"
 		"  -u, --user NAME           when started as root, run workers as NAME\n"
@@ -56,7 +58,8 @@ static void usage(FILE *out)
 		"                            postgresql://user:pass@host:port/db, postgres://..., or a libpq\n"
 		"                            keyword string (host=... dbname=...); unset: %s\n"
 		"  FCGI_WEB_SERVER_ADDRS     comma-separated front-end IPs allowed to connect over TCP\n",
-		sysconf(_SC_NPROCESSORS_ONLN), DEFAULT_USER, FALLBACK_USER, DEFAULT_DATABASE_PATH);
+		sysconf(_SC_NPROCESSORS_ONLN), DEFAULT_BACKLOG, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_USER, FALLBACK_USER,
+		DEFAULT_DATABASE_PATH);
 }
 
 static int parse_count(const char *flag, const char *text, long minimum, long maximum, long *value)
@@ -93,8 +96,8 @@ static int parse_options(int argc, char **argv, struct options *options)
 	options->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (options->workers < 1)
 		options->workers = 1;
-	options->backlog = 1024;
-	options->request_timeout = 30;
+	options->backlog = DEFAULT_BACKLOG;
+	options->request_timeout = DEFAULT_REQUEST_TIMEOUT_S;
 	options->user = DEFAULT_USER;
 	while ((option = getopt_long(argc, argv, "l:w:u:h", long_options, NULL)) != -1) {
 		switch (option) {

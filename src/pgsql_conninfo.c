@@ -121,7 +121,7 @@ int pgsql_conninfo_describe(const char *target, char *shown, size_t shown_size, 
 		/* libpq's reason quotes the piece it stopped at, which may be the
 		 * password: only the reason's first words are kept. */
 		const char *reason = parse_error != NULL ? parse_error : "out of memory";
-		snprintf(shown, shown_size, "DATABASE_URL is not a connection string libpq accepts: %.*s", 
+		snprintf(shown, shown_size, "DATABASE_URL is not a connection string libpq accepts: %.*s",
 			 (int)strcspn(reason, ":\"\n"), reason);
 		PQfreemem(parse_error);
 		return -1;

@@ -104,11 +104,6 @@ enum store_status store_ping(struct store *store)
 	return store->backend->ping(store->handle);
 }
 
-const char *store_name(const struct store *store)
-{
-	return store->backend->name;
-}
-
 void store_close(struct store *store)
 {
 	if (store == NULL)

@@ -42,7 +42,6 @@ struct store;
 
 /* What a backend file exports; store.c picks one by the DSN's kind. */
 struct store_backend {
-	const char *name;
 	/* Opens and prepares; on failure writes a reason (never a password)
 	 * into error and returns NULL. A backend that can reconnect later may
 	 * instead return a handle that is not connected yet and say so in error. */
@@ -70,7 +69,6 @@ int store_check(const struct db_config *config, char *error, size_t error_size);
 enum store_status store_fetch_orders(struct store *store, const struct order_page *page, order_row_fn on_row,
 				     void *context);
 enum store_status store_ping(struct store *store);
-const char *store_name(const struct store *store);
 void store_close(struct store *store);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "log.h"
 #include "pgsql_conninfo.h"
 
@@ -83,15 +84,6 @@ struct pgsql_store {
 	enum store_status last_problem_status;
 	struct db_config config;
 };
-
-/* CLOCK_MONOTONIC cannot fail on Linux; a wall-clock step must not move deadlines. */
-static int64_t monotonic_ms(void)
-{
-	struct timespec now = {0, 0};
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 /* Copies a libpq message into one log-friendly line: newlines and tabs become
  * single spaces, and every occurrence of secret becomes "****". */
@@ -433,8 +425,8 @@ static void report_outcome(struct pgsql_store *store, enum store_status status, 
 	}
 	if (status == store->last_problem_status && strcmp(store->last_problem, reason) == 0)
 		return;
-	log_limited("PostgreSQL %s: %s: %s", store->shown,
-		 status == STORE_UNAVAILABLE ? "unavailable" : "query failed", reason);
+	log_limited("PostgreSQL %s: %s: %s", store->shown, status == STORE_UNAVAILABLE ? "unavailable" : "query failed",
+		    reason);
 	snprintf(store->last_problem, sizeof store->last_problem, "%s", reason);
 	store->last_problem_status = status;
 }
@@ -583,7 +575,6 @@ static enum store_status pgsql_ping(void *handle)
 }
 
 const struct store_backend pgsql_backend = {
-    .name = "postgresql",
     .open = pgsql_open,
     .fetch_orders = pgsql_fetch_orders,
     .ping = pgsql_ping,

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define CONTRACT_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT 100 OFFSET 1000"
@@ -37,14 +37,6 @@ struct sqlite_store {
 	long long next_open_ms;
 	char path[4096];
 };
-
-static long long clock_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 static void close_database(struct sqlite_store *store)
 {
@@ -95,10 +87,11 @@ static void describe_prepare_failure(const struct sqlite_store *store, char *err
 	 * beside it even to read: in a read-only directory every statement
 	 * fails with "attempt to write a readonly database". */
 	if ((sqlite3_extended_errcode(store->db) & 0xff) == SQLITE_READONLY)
-		snprintf(error, error_size,
-			 "database %s cannot be read: it is in WAL mode and SQLite cannot create %s-wal and %s-shm "
-			 "beside it (make the directory writable for this user, or run PRAGMA journal_mode=DELETE on it)",
-			 store->path, store->path, store->path);
+		snprintf(
+		    error, error_size,
+		    "database %s cannot be read: it is in WAL mode and SQLite cannot create %s-wal and %s-shm "
+		    "beside it (make the directory writable for this user, or run PRAGMA journal_mode=DELETE on it)",
+		    store->path, store->path, store->path);
 	else
 		snprintf(error, error_size, "database %s is not an orders database: %s", store->path,
 			 sqlite3_errmsg(store->db));
@@ -147,7 +140,7 @@ static void *sqlite_open(const struct db_config *config, char *error, size_t err
 	}
 	snprintf(store->path, sizeof store->path, "%s", config->target);
 	if (open_database(store, error, error_size) != 0)
-		store->next_open_ms = clock_ms() + REOPEN_INTERVAL_MS;
+		store->next_open_ms = monotonic_ms() + REOPEN_INTERVAL_MS;
 	return store;
 }
 
@@ -161,7 +154,7 @@ static int ensure_open(struct sqlite_store *store)
 
 	if (store->db != NULL)
 		return 0;
-	now = clock_ms();
+	now = monotonic_ms();
 	if (now < store->next_open_ms)
 		return -1;
 	store->next_open_ms = now + REOPEN_INTERVAL_MS;
@@ -272,7 +265,6 @@ static enum store_status sqlite_ping(void *handle)
 }
 
 const struct store_backend sqlite_backend = {
-    .name = "sqlite",
     .open = sqlite_open,
     .fetch_orders = sqlite_fetch_orders,
     .ping = sqlite_ping,

@@ -15,6 +15,7 @@
 
 #include <fcgiapp.h>
 
+#include "clock.h"
 #include "handlers.h"
 #include "listener.h"
 #include "log.h"
@@ -32,15 +33,8 @@ static void request_stop(int signal_number)
 	stop_requested = 1;
 }
 
-long long monotonic_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-int drop_privileges(const struct options *options)
+/* Leaves root for options->uid/gid (a no-op when they are 0). 0 or -1. */
+static int drop_privileges(const struct options *options)
 {
 	if (options->uid == 0)
 		return 0;

@@ -17,8 +17,6 @@ struct worker_activity {
 	volatile int ready;		  /* set once the store is open and privileges dropped */
 };
 
-long long monotonic_ms(void);
-
 /* Opens the store, drops privileges, then serves FastCGI connections from
  * listen_fd until told to stop (SIGTERM, SIGINT, SIGHUP) or until
  * --max-requests, reporting into activity. Returns the exit code. */
@@ -26,8 +24,5 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 
 /* Answers the one request described by the CGI environment on stdout. */
 int run_cgi_request(const struct options *options);
-
-/* Leaves root for options->uid/gid (a no-op when they are 0). 0 or -1. */
-int drop_privileges(const struct options *options);
 
 #endif

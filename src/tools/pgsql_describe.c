@@ -1,4 +1,5 @@
-/* pgsql_describe.c: prints a PostgreSQL DATABASE_URL as the responder logs it (libpq's reading, password masked), for scripts/seed-db and scripts/bench. */
+/* pgsql_describe.c: prints a PostgreSQL DATABASE_URL as the responder logs it (libpq's reading, password masked), for
+ * scripts/seed-db and scripts/bench. */
 #include <stdio.h>
 
 #include "pgsql_conninfo.h"

@@ -48,7 +48,8 @@ int main(void)
 	log_line("cannot read database %s", "/x\nwebapi-fcgi[1]: forged line\r\x1b[31m");
 	const char *text = end_capture();
 	OK(count_lines(text) == 1, "a newline in a logged value does not start a line (%d lines)", count_lines(text));
-	OK(strstr(text, "/x\\nwebapi-fcgi[1]: forged line\\r\\x1b[31m\n") != NULL, "control characters are spelled out");
+	OK(strstr(text, "/x\\nwebapi-fcgi[1]: forged line\\r\\x1b[31m\n") != NULL,
+	   "control characters are spelled out");
 
 	begin_capture();
 	for (int i = 0; i < 20000; i++)

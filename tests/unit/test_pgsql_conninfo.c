@@ -1,4 +1,5 @@
-/* test_pgsql_conninfo.c: a PostgreSQL DATABASE_URL is logged as libpq reads it, and never with a byte of its password. */
+/* test_pgsql_conninfo.c: a PostgreSQL DATABASE_URL is logged as libpq reads it, and never with a byte of its password.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,8 @@ int main(void)
 		  "user=apiuser password=**** dbname=ordersdb host=db port=5432", "a URI as libpq reads it");
 	IS_STRING(password, "apipassword", "and libpq's password kept for scrubbing");
 	IS_STRING(describe("postgresql://u:p%40ss@h:5432/d?sslmode=disable"),
-		  "user=u password=**** dbname=d host=h port=5432 sslmode=disable", "a percent-encoded '@' in the password");
+		  "user=u password=**** dbname=d host=h port=5432 sslmode=disable",
+		  "a percent-encoded '@' in the password");
 	IS_STRING(password, "p@ss", "decoded as libpq decodes it");
 	IS_STRING(describe("postgresql://u@h/d"), "user=u dbname=d host=h", "no password");
 	IS_STRING(describe("host=h password=secret dbname=d"), "password=**** dbname=d host=h", "a keyword string");
