@@ -6,22 +6,8 @@ PEER="$ROOT/tests/lib/fcgi-peer"
 DB=$(seeded_database)
 export DATABASE_URL="sqlite://$DB"
 
-wait_for_log() { # REGEX: up to 10 s
-	for _ in $(seq 200); do
-		grep -qE "$1" "$LOG" && return 0
-		sleep 0.05
-	done
-	return 1
-}
-# fcgi_get URI: the responder's whole answer, as cgi-fcgi prints it.
-fcgi_get() {
-	local query=""
-	[[ "$1" == *\?* ]] && query=${1#*\?}
-	env -i REQUEST_METHOD=GET REQUEST_URI="$1" SCRIPT_NAME="${1%%\?*}" QUERY_STRING="$query" \
-		timeout 10 cgi-fcgi -bind -connect "$SOCKET"
-}
 served_ok() { # URI
-	[[ "$(fcgi_get "$1" | head -n1)" == $'Status: 200 OK\r' ]]
+	[[ "$(fcgi_get "$SOCKET" "$1" | head -n1)" == $'Status: 200 OK\r' ]]
 }
 
 # --max-requests: a worker leaves after N requests and a new one takes
@@ -57,7 +43,7 @@ while ((${#killed[@]} < 6 && SECONDS < deadline)); do
 	done
 	sleep 0.01
 done
-wait_for_log '\(5 in a row\)' || true
+wait_for_log "$LOG" '\(5 in a row\)' || true
 mapfile -t backoff < <(grep -oE '\([0-9]+ in a row\); restarting in [0-9]+ ms' "$LOG")
 diag "back-off log: ${backoff[*]}"
 is "$(grep -c 'killed by signal 9 (Killed); restarting it' "$LOG")" 1 \
@@ -91,7 +77,7 @@ stuck_case() { # DESCRIPTION LOGGED-REGEX PEER-STEPS...
 	worker=$(children)
 	"$PEER" "$SOCKET" "$@" read 20 >/dev/null
 	is "$?" 3 "$description: the responder closes the connection without an answer"
-	check "$description: the log names the cause" wait_for_log "worker $worker: request exceeded --request-timeout 1 s.*: $logged"
+	check "$description: the log names the cause" wait_for_log "$LOG" "worker $worker: request exceeded --request-timeout 1 s.*: $logged"
 	check "$description: the worker ($worker) is replaced" replaced "$worker"
 	check "$description: the next request is served" served_ok /
 }
@@ -105,7 +91,7 @@ is "$(grep -c 'killed by signal' "$LOG")" 3 "each was logged once more as the wo
 start_responder reload --workers 2
 wait_for_children 2 || bail_out "no workers started"
 before=$(children | tr '\n' ' ')
-(for _ in $(seq 300); do fcgi_get / | head -n1; done >"$TEST_TMP/reload.statuses") &
+(for _ in $(seq 300); do fcgi_get "$SOCKET" / | head -n1; done >"$TEST_TMP/reload.statuses") &
 loop=$!
 sleep 0.5
 kill -HUP "$SUPERVISOR"

@@ -122,10 +122,7 @@ start_responder() {
 	SUPERVISOR=$!
 	# Stopped first, it cannot fork a replacement for a worker killed here.
 	on_exit "kill -STOP $SUPERVISOR; pkill -KILL -P $SUPERVISOR; kill -KILL $SUPERVISOR"
-	for _ in $(seq 100); do
-		[[ -S "$SOCKET" ]] && return 0
-		sleep 0.05
-	done
+	wait_for_socket "$SOCKET" && return 0
 	bail_out "the responder did not create $SOCKET: $(cat "$LOG")"
 }
 # fcgi_get ADDRESS URI: GET URI over FastCGI with cgi-fcgi (a unix socket
