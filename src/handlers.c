@@ -42,7 +42,7 @@ struct orders_page_tree {
  * long strings in the tree and malloc's free memory at its size (one page
  * of 1 MB statuses kept a worker at 210 MB): app_release_growth gives
  * them back once it is sent. */
-#define RELEASE_AFTER_BODY_BYTES (1024 * 1024)
+#define RELEASE_AFTER_BODY_BYTES ((size_t)1 << 20)
 
 struct app {
 	struct store *store;

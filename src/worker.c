@@ -209,8 +209,7 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 		if (FCGX_Accept_r(&request) == 0) {
 			serve_fastcgi_request(app, &request, activity);
 			served++;
-			if (is_past_rss_limit(options))
-				stop_requested = 1;
+			stop_requested |= is_past_rss_limit(options);
 		}
 		/* else: the library found no valid request and closed it. */
 		activity->busy_since_ms = 0;
