@@ -10,14 +10,14 @@ BUILD := build
 # The PostgreSQL store is a plugin loaded only when DATABASE_URL asks for
 # it: libpq brings libcrypto, gnutls and Kerberos along, 3.5 MiB of PSS in
 # the supervisor alone on the default (SQLite) stack.
-PLUGIN_SOURCES := src/store_pgsql.c
+PLUGIN_SOURCES := src/store_pgsql.c src/pgsql_conninfo.c
 LIBRARY_SOURCES := $(filter-out src/main.c $(PLUGIN_SOURCES),$(wildcard src/*.c))
 LIBRARY_OBJECTS := $(LIBRARY_SOURCES:src/%.c=$(BUILD)/obj/%.o)
 HEADERS := $(wildcard src/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all deps run test unit bench sanitize clean
-all: $(BUILD)/webapi-fcgi $(BUILD)/webapi-store-pgsql.so $(BUILD)/seed-orders
+all: $(BUILD)/webapi-fcgi $(BUILD)/webapi-store-pgsql.so $(BUILD)/seed-orders $(BUILD)/pgsql-describe
 
 deps:
 	@scripts/install-deps run
@@ -25,18 +25,27 @@ deps:
 $(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
 	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-# log_line is exported for the plugin.
+# log_line and log_limited are exported for the plugin.
 $(BUILD)/webapi-fcgi: $(BUILD)/obj/main.o $(LIBRARY_OBJECTS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--export-dynamic-symbol=log_line $^ $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--export-dynamic-symbol=log_line -Wl,--export-dynamic-symbol=log_limited $^ $(LDLIBS) -o $@
 
-$(BUILD)/webapi-store-pgsql.so: src/store_pgsql.c $(HEADERS) | $(BUILD)
-	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) -fPIC -shared $< $(LDFLAGS) -lpq -o $@
+$(BUILD)/webapi-store-pgsql.so: $(PLUGIN_SOURCES) $(HEADERS) | $(BUILD)
+	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) -fPIC -shared $(PLUGIN_SOURCES) $(LDFLAGS) -lpq -o $@
+
+# How scripts/seed-db and scripts/bench show a PostgreSQL URL: the plugin's
+# own masking (src/pgsql_conninfo.c), not a sed of their own.
+$(BUILD)/pgsql-describe: src/tools/pgsql_describe.c src/pgsql_conninfo.c $(HEADERS) | $(BUILD)
+	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) -Isrc $< src/pgsql_conninfo.c $(LDFLAGS) -lpq -o $@
 
 $(BUILD)/seed-orders: src/tools/seed_orders.c | $(BUILD)
 	$(CC) $(WARNINGS) $(CFLAGS) $< -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBRARY_OBJECTS) | $(BUILD)/tests
 	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) -Isrc $< $(LIBRARY_OBJECTS) $(LDLIBS) -o $@
+
+# The plugin's masking is tested with libpq, outside the library objects.
+$(BUILD)/tests/test_pgsql_conninfo: tests/unit/test_pgsql_conninfo.c tests/unit/tap.h src/pgsql_conninfo.c $(HEADERS) | $(BUILD)/tests
+	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) -Isrc $< src/pgsql_conninfo.c -lpq -o $@
 
 $(BUILD) $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@
@@ -99,8 +108,8 @@ $(BUILD)/fuzz/fuzz_router $(BUILD)/fuzz/fuzz_query: $(BUILD)/fuzz/fuzz_%: tests/
 $(BUILD)/fuzz/fuzz_timefmt: tests/fuzz/fuzz_timefmt.c src/timefmt.c $(HEADERS) | $(BUILD)/fuzz
 	$(FUZZ_CC) $(WARNINGS) $(CPPFLAGS) $(FUZZ_FLAGS) -Isrc $< src/timefmt.c -o $@
 # libpq is the oracle: the password it reads must not survive masking.
-$(BUILD)/fuzz/fuzz_dsn: tests/fuzz/fuzz_dsn.c src/dsn.c src/percent.c $(HEADERS) | $(BUILD)/fuzz
-	$(FUZZ_CC) $(WARNINGS) $(CPPFLAGS) $(FUZZ_FLAGS) -Isrc $< src/dsn.c src/percent.c -lpq -o $@
+$(BUILD)/fuzz/fuzz_dsn: tests/fuzz/fuzz_dsn.c src/dsn.c src/pgsql_conninfo.c $(HEADERS) | $(BUILD)/fuzz
+	$(FUZZ_CC) $(WARNINGS) $(CPPFLAGS) $(FUZZ_FLAGS) -Isrc $< src/dsn.c src/pgsql_conninfo.c -lpq -o $@
 
 fuzzers: $(FUZZERS)
 

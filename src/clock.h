@@ -1,11 +1,13 @@
-/* clock.h: the monotonic milliseconds in which every deadline of the responder is counted. */
+/* clock.h: the one clock for deadlines, timeouts and log windows, shared by the responder and its plugin. */
 #ifndef WEBAPI_CLOCK_H
 #define WEBAPI_CLOCK_H
 
 #include <time.h>
 
-/* CLOCK_MONOTONIC through the vDSO: no system call, so it can be read on
- * every turn of a worker's loop. */
+/* Milliseconds of CLOCK_MONOTONIC: a wall-clock step must not move a
+ * deadline. Inline so the PostgreSQL plugin has it without the executable
+ * exporting it, and read through the vDSO, with no system call, so a
+ * worker's loop can read it on every turn. */
 static inline long long monotonic_ms(void)
 {
 	struct timespec now;

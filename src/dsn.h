@@ -11,7 +11,8 @@ struct db_config {
 	/* SQLite: the file path. PostgreSQL: the string handed to libpq as is
 	 * (a postgresql:// URI or a keyword/value string). */
 	char target[4096];
-	/* The same, safe to log: any password replaced by "****". */
+	/* Safe to log: the SQLite path, or for PostgreSQL only the word
+	 * (the plugin logs libpq's reading of target, password masked). */
 	char masked[4096 + 64];
 };
 
@@ -19,8 +20,5 @@ struct db_config {
  * Returns 0, or -1 with a reason in error. */
 int db_config_parse(const char *url, const char *default_sqlite_path, struct db_config *config, char *error,
 		    size_t error_size);
-
-/* Copies url into out with any password masked ("user:****@", "password=****"). */
-void dsn_mask_password(const char *url, char *out, size_t out_size);
 
 #endif

@@ -1,6 +1,7 @@
 /* handlers.c: what each endpoint answers, built with json-c; shared by the FastCGI and CGI modes. */
 #include "handlers.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +37,16 @@ struct orders_page_tree {
 	size_t rows_used;
 };
 
+/* A response past this size leaves json-c's serialization buffer, the
+ * long strings in the tree and malloc's free memory at its size (one page
+ * of 1 MB statuses kept a worker at 210 MB): app_release_growth gives
+ * them back once it is sent. */
+#define RELEASE_AFTER_BODY_BYTES ((size_t)1 << 20)
+
 struct app {
 	struct store *store;
 	struct orders_page_tree orders;
+	int has_grown; /* the last response passed RELEASE_AFTER_BODY_BYTES */
 	char *hello_body;
 	size_t hello_length;
 	char *message_body; /* the last error or status body, owned here */
@@ -144,17 +152,67 @@ static int make_more_slots(struct orders_page_tree *tree)
 	return 0;
 }
 
+/* How many bytes follow a UTF-8 lead byte; -1 for a byte no sequence
+ * starts with (a continuation byte, an overlong C0/C1, F5 and above). */
+static int continuation_bytes(unsigned char lead)
+{
+	if (lead < 0x80)
+		return 0;
+	if (lead >= 0xc2 && lead <= 0xdf)
+		return 1;
+	if (lead >= 0xe0 && lead <= 0xef)
+		return 2;
+	if (lead >= 0xf0 && lead <= 0xf4)
+		return 3;
+	return -1;
+}
+
+/* Whether text is well-formed UTF-8 (no overlong form, surrogate or code
+ * point past U+10FFFF): json-c copies string bytes as they are, and a
+ * response must be valid JSON whatever a row holds. */
+static int is_utf8(const unsigned char *text, size_t length)
+{
+	for (size_t i = 0; i < length;) {
+		unsigned char lead = text[i];
+		int extra = continuation_bytes(lead);
+		if (extra < 0 || length - i <= (size_t)extra)
+			return 0;
+		for (int k = 1; k <= extra; k++)
+			if ((text[i + (size_t)k] & 0xc0) != 0x80)
+				return 0;
+		unsigned char second = text[i + 1 < length ? i + 1 : i];
+		if ((lead == 0xe0 && second < 0xa0) || (lead == 0xed && second > 0x9f) ||
+		    (lead == 0xf0 && second < 0x90) || (lead == 0xf4 && second > 0x8f))
+			return 0;
+		i += (size_t)extra + 1;
+	}
+	return 1;
+}
+
+static void free_orders_tree(struct orders_page_tree *tree)
+{
+	json_object_put(tree->array);
+	for (size_t i = 0; i < tree->slots_made; i++)
+		json_object_put(tree->slots[i].order);
+	free(tree->slots);
+	memset(tree, 0, sizeof *tree);
+}
+
 static int fill_order_slot(void *context, const struct order_row *row)
 {
 	struct orders_page_tree *tree = context;
 	char created_at[ISO_TIMESTAMP_LENGTH + 1];
 
 	if (iso_timestamp_from_sql(row->created_at, created_at) != 0) {
-		log_line("order %lld: created_at '%.40s' is not a timestamp", (long long)row->id, row->created_at);
+		log_limited("order %lld: created_at '%.40s' is not a timestamp", (long long)row->id, row->created_at);
+		return -1;
+	}
+	if (!is_utf8((const unsigned char *)row->status, row->status_len)) {
+		log_limited("order %lld: status is not valid UTF-8", (long long)row->id);
 		return -1;
 	}
 	if (tree->rows_used == tree->slots_made && make_more_slots(tree) != 0) {
-		log_line("out of memory building the orders page");
+		log_limited("out of memory building the orders page");
 		return -1;
 	}
 	struct order_slot *slot = &tree->slots[tree->rows_used++];
@@ -166,9 +224,12 @@ static int fill_order_slot(void *context, const struct order_row *row)
 	return 0;
 }
 
-/* Makes the array hold exactly the rows of this query. */
-static int show_rows_used(struct orders_page_tree *tree)
+/* Makes the array hold exactly the rows of this query: drops the orders
+ * past them, adds the slots' orders up to them. */
+static int resize_array_to_rows_used(struct orders_page_tree *tree)
 {
+	if (tree->array == NULL)
+		return -1; /* app_release_growth could not rebuild it */
 	size_t shown = json_object_array_length(tree->array);
 
 	if (shown > tree->rows_used)
@@ -200,7 +261,7 @@ static void answer_orders(struct app *app, const char *query, struct http_respon
 		set_message_body(app, response, 500, "error", "database query failed");
 		return;
 	}
-	if (show_rows_used(&app->orders) != 0) {
+	if (resize_array_to_rows_used(&app->orders) != 0) {
 		set_message_body(app, response, 500, "error", "out of memory");
 		return;
 	}
@@ -211,6 +272,21 @@ static void answer_orders(struct app *app, const char *query, struct http_respon
 	}
 	response->status = 200;
 	response->body = text;
+	app->has_grown = response->body_length > RELEASE_AFTER_BODY_BYTES;
+}
+
+void app_release_growth(struct app *app)
+{
+	if (!app->has_grown)
+		return;
+	app->has_grown = 0;
+	/* json-c keeps the buffer it serialized into, and each long string's,
+	 * for as long as their objects live: the tree is built anew. */
+	free_orders_tree(&app->orders);
+	app->orders.array = json_object_new_array();
+	if (app->orders.array == NULL || make_more_slots(&app->orders) != 0)
+		log_line("out of memory rebuilding the orders page; answering 500 to /orders");
+	malloc_trim(0);
 }
 
 void app_handle(struct app *app, const struct route *route, struct http_response *response)
@@ -273,10 +349,7 @@ void app_destroy(struct app *app)
 	if (app == NULL)
 		return;
 	store_close(app->store);
-	json_object_put(app->orders.array);
-	for (size_t i = 0; i < app->orders.slots_made; i++)
-		json_object_put(app->orders.slots[i].order);
-	free(app->orders.slots);
+	free_orders_tree(&app->orders);
 	free(app->hello_body);
 	free(app->message_body);
 	free(app);

@@ -24,4 +24,8 @@ void app_destroy(struct app *app);
 /* Answers a routed request: the handlers see neither FastCGI nor CGI. */
 void app_handle(struct app *app, const struct route *route, struct http_response *response);
 
+/* Gives back the memory a huge response grew (json-c's buffers, malloc's
+ * free memory); call it once that response is sent. Cheap otherwise. */
+void app_release_growth(struct app *app);
+
 #endif

@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,55 @@ int is_unix_listener(int fd)
 	return getsockname(fd, (struct sockaddr *)&address, &length) == 0 && address.ss_family == AF_UNIX;
 }
 
+/* The stale-socket probe's bound: a listener that does not take a
+ * connection by then is alive but stuck, which is no reason to wait. */
+#define PROBE_TIMEOUT_MS 1000
+
+/* Whether a process listens on the socket file at address: 0 when nobody
+ * does (a file left by a crash, or by a supervisor killed with SIGKILL
+ * whose workers died with it), else -1 with the reason in error. The
+ * connect is non-blocking: a listener with a full backlog made a blocking
+ * one wait for as long as it stayed full, with every signal blocked. */
+static int unix_socket_in_use(const struct sockaddr_un *address, char *error, size_t error_size)
+{
+	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int connect_errno = 0;
+
+	if (probe < 0) {
+		snprintf(error, error_size, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(probe, (const struct sockaddr *)address, sizeof *address) != 0)
+		connect_errno = errno;
+	if (connect_errno == EINPROGRESS) {
+		struct pollfd writable = {.fd = probe, .events = POLLOUT};
+		socklen_t length = sizeof connect_errno;
+		if (poll(&writable, 1, PROBE_TIMEOUT_MS) != 1 ||
+		    getsockopt(probe, SOL_SOCKET, SO_ERROR, &connect_errno, &length) != 0)
+			connect_errno = ETIMEDOUT;
+	}
+	close(probe);
+	switch (connect_errno) {
+	case ECONNREFUSED: /* nobody listens: stale */
+	case ENOENT:	   /* removed meanwhile */
+		return 0;
+	case 0:
+		snprintf(error, error_size, "%s is in use by another process", address->sun_path);
+		return -1;
+	case EAGAIN:
+	case ETIMEDOUT:
+		snprintf(error, error_size,
+			 "%s is in use by another process, which is not accepting connections (its listen backlog "
+			 "is full)",
+			 address->sun_path);
+		return -1;
+	default:
+		snprintf(error, error_size, "cannot tell whether %s is in use: connect: %s", address->sun_path,
+			 strerror(connect_errno));
+		return -1;
+	}
+}
+
 /* libfcgi's FCGX_OpenSocket is not used here: it unlinks whatever file is
  * at the path (a typo would delete it), exits the process on a bind error,
  * binds ":PORT" to every interface and knows no IPv6. */
@@ -76,16 +126,9 @@ static int bind_unix(const char *path, int backlog, char *error, size_t error_si
 			snprintf(error, error_size, "%s exists and is not a socket; not replacing it", path);
 			return -1;
 		}
-		/* A socket file nobody answers on is left over from a crash. */
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&address, sizeof address) == 0) {
-			close(probe);
-			snprintf(error, error_size, "%s is in use by another process", path);
+		if (unix_socket_in_use(&address, error, error_size) != 0)
 			return -1;
-		}
-		if (probe >= 0)
-			close(probe);
-		if (unlink(path) != 0) {
+		if (unlink(path) != 0 && errno != ENOENT) {
 			snprintf(error, error_size, "remove stale socket %s: %s", path, strerror(errno));
 			return -1;
 		}
@@ -141,8 +184,11 @@ static int bind_tcp(const char *address, int backlog, char *error, size_t error_
 		snprintf(host, sizeof host, "127.0.0.1");
 	if (strcmp(host, "*") == 0)
 		snprintf(host, sizeof host, "0.0.0.0");
-	if (*port == '\0' || strspn(port, "0123456789") != strlen(port)) {
-		snprintf(error, error_size, "listen address %s: the port must be a number", address);
+	/* getaddrinfo takes a number above 65535 and binds it modulo 65536
+	 * (99999 became 34463), and 0 would bind a random port. */
+	if (*port == '\0' || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 || atoi(port) < 1 ||
+	    atoi(port) > 65535) {
+		snprintf(error, error_size, "listen address %s: the port must be a number from 1 to 65535", address);
 		return -1;
 	}
 	int lookup = getaddrinfo(host, port, &hints, &found);
@@ -233,12 +279,33 @@ void allowed_peers_free(struct allowed_peers *peers)
 	free(peers);
 }
 
-static int peer_allowed(const struct allowed_peers *peers, const struct sockaddr_storage *peer)
+/* An IPv4 client of a dual-stack ("[::]:PORT") listener arrives as
+ * ::ffff:a.b.c.d; it is compared, and shown, as the IPv4 address it is. */
+static void unmap_ipv4(const struct sockaddr_storage *address, struct sockaddr_storage *out)
 {
-	if (peers == NULL || peers->count == 0 || peer->ss_family == AF_UNIX)
+	const struct sockaddr_in6 *ipv6 = (const struct sockaddr_in6 *)address;
+
+	*out = *address;
+	if (address->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&ipv6->sin6_addr))
+		return;
+	struct sockaddr_in *ipv4 = (struct sockaddr_in *)out;
+	memset(out, 0, sizeof *out);
+	ipv4->sin_family = AF_INET;
+	memcpy(&ipv4->sin_addr, &ipv6->sin6_addr.s6_addr[12], sizeof ipv4->sin_addr);
+}
+
+static int peer_allowed(const struct allowed_peers *peers, const struct sockaddr_storage *mapped_peer)
+{
+	struct sockaddr_storage unmapped;
+	const struct sockaddr_storage *peer = &unmapped;
+
+	if (peers == NULL || peers->count == 0 || mapped_peer->ss_family == AF_UNIX)
 		return 1;
+	unmap_ipv4(mapped_peer, &unmapped);
 	for (size_t i = 0; i < peers->count; i++) {
-		const struct sockaddr_storage *allowed = &peers->addresses[i];
+		struct sockaddr_storage allowed_unmapped;
+		const struct sockaddr_storage *allowed = &allowed_unmapped;
+		unmap_ipv4(&peers->addresses[i], &allowed_unmapped);
 		if (allowed->ss_family == AF_INET && peer->ss_family == AF_INET &&
 		    ((const struct sockaddr_in *)allowed)->sin_addr.s_addr ==
 			((const struct sockaddr_in *)peer)->sin_addr.s_addr)
@@ -251,8 +318,12 @@ static int peer_allowed(const struct allowed_peers *peers, const struct sockaddr
 	return 0;
 }
 
-static void describe_peer(const struct sockaddr_storage *peer, char *out, size_t out_size)
+static void describe_peer(const struct sockaddr_storage *mapped_peer, char *out, size_t out_size)
 {
+	struct sockaddr_storage unmapped;
+	const struct sockaddr_storage *peer = &unmapped;
+
+	unmap_ipv4(mapped_peer, &unmapped);
 	const void *address = peer->ss_family == AF_INET
 				  ? (const void *)&((const struct sockaddr_in *)peer)->sin_addr
 				  : (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr;
@@ -289,7 +360,7 @@ int accept_connection(int listen_fd, const struct allowed_peers *peers, int time
 		if (!peer_allowed(peers, &peer)) {
 			char shown[INET6_ADDRSTRLEN];
 			describe_peer(&peer, shown, sizeof shown);
-			log_line("refused a connection from %s: not in FCGI_WEB_SERVER_ADDRS", shown);
+			log_limited("refused a connection from %s: not in FCGI_WEB_SERVER_ADDRS", shown);
 			close(fd);
 			continue;
 		}

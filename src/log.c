@@ -1,29 +1,170 @@
-/* log.c: one line per event on stderr, prefixed with the process id. */
+/* log.c: one line per event on stderr, prefixed with the process id, with repeats collapsed. */
 #include "log.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
-void log_line(const char *format, ...)
+#include "clock.h"
+
+#define LINE_SIZE 1024
+/* Kinds of line being counted at once; a kind beyond that evicts the
+ * oldest (its count is written first). A process has a handful of
+ * log_limited call sites. */
+#define REPEAT_KINDS 16
+
+/* The one piece of mutable state here besides the configuration: a
+ * flood's count has to outlive the call that saw it. Per process, so
+ * workers count their own. */
+static struct repeat_kind {
+	const char *format; /* NULL: free */
+	long long window_start_ms;
+	long long suppressed;
+	char first_line[160]; /* how the summary says what was repeated */
+} repeat_kinds[REPEAT_KINDS];
+
+/* Copies text into out (NUL-terminated, truncated to out_size) with every
+ * control byte spelled out, so one event stays one line. */
+static size_t escape_controls(const char *text, char *out, size_t out_size)
 {
-	va_list args;
-	char line[1024];
+	size_t used = 0;
+
+	for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
+		char spelled[5];
+		size_t length = 1;
+		spelled[0] = (char)*c;
+		if (*c == '\n' || *c == '\r' || *c == '\t')
+			length = (size_t)snprintf(spelled, sizeof spelled, "\\%c",
+						  *c == '\n'   ? 'n'
+						  : *c == '\r' ? 'r'
+							       : 't');
+		else if (*c < 0x20 || *c == 0x7f)
+			length = (size_t)snprintf(spelled, sizeof spelled, "\\x%02x", *c);
+		if (used + length >= out_size)
+			break;
+		memcpy(out + used, spelled, length);
+		used += length;
+	}
+	out[used] = '\0';
+	return used;
+}
+
+static void write_line(const char *message)
+{
+	char line[LINE_SIZE];
 	int saved_errno = errno;
 	int prefix = snprintf(line, sizeof line, "webapi-fcgi[%ld]: ", (long)getpid());
+	size_t length = (size_t)prefix + escape_controls(message, line + prefix, sizeof line - (size_t)prefix - 1);
 
-	va_start(args, format);
-	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 misreads va_start here. */
-	int body = vsnprintf(line + prefix, sizeof line - (size_t)prefix - 1, format, args);
-	va_end(args);
-
-	size_t length = (size_t)prefix + (body < 0 ? 0 : (size_t)body);
-	if (length > sizeof line - 2)
-		length = sizeof line - 2;
 	line[length++] = '\n';
 	/* A failed log write has nowhere else to go; the caller's errno stays. */
 	ssize_t written = write(STDERR_FILENO, line, length);
 	(void)written;
 	errno = saved_errno;
+}
+
+void log_line(const char *format, ...)
+{
+	char message[LINE_SIZE];
+	va_list args;
+	int saved_errno = errno;
+
+	va_start(args, format);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 misreads va_start here. */
+	vsnprintf(message, sizeof message, format, args);
+	va_end(args);
+	errno = saved_errno;
+	write_line(message);
+}
+
+/* 19999 as "19,999": a flood's size is read at a glance. */
+static void format_count(long long count, char *out, size_t out_size)
+{
+	char digits[32];
+	int length = snprintf(digits, sizeof digits, "%lld", count);
+	size_t used = 0;
+
+	for (int i = 0; i < length && used + 2 < out_size; i++) {
+		if (i > 0 && (length - i) % 3 == 0)
+			out[used++] = ',';
+		out[used++] = digits[i];
+	}
+	out[used] = '\0';
+}
+
+static void write_summary(struct repeat_kind *kind, long long now)
+{
+	char count[32];
+	char summary[LINE_SIZE];
+	long long seconds = (now - kind->window_start_ms + 999) / 1000;
+
+	/* Every line counted came inside the window, however late the summary. */
+	if (seconds > LOG_REPEAT_WINDOW_S)
+		seconds = LOG_REPEAT_WINDOW_S;
+
+	if (kind->suppressed == 0)
+		return;
+	format_count(kind->suppressed, count, sizeof count);
+	snprintf(summary, sizeof summary, "%s ... and %s more like it in the last %lld s", kind->first_line, count,
+		 seconds < 1 ? 1 : seconds);
+	write_line(summary);
+	kind->suppressed = 0;
+}
+
+static struct repeat_kind *find_kind(const char *format, long long now)
+{
+	struct repeat_kind *oldest = &repeat_kinds[0];
+
+	for (int i = 0; i < REPEAT_KINDS; i++) {
+		struct repeat_kind *kind = &repeat_kinds[i];
+		if (kind->format == format)
+			return kind;
+		if (kind->format == NULL) {
+			oldest = kind;
+			break;
+		}
+		if (kind->window_start_ms < oldest->window_start_ms)
+			oldest = kind;
+	}
+	write_summary(oldest, now);
+	oldest->format = format;
+	oldest->window_start_ms = now - LOG_REPEAT_WINDOW_S * 1000LL; /* its first line is written */
+	oldest->suppressed = 0;
+	return oldest;
+}
+
+void log_limited(const char *format, ...)
+{
+	char message[LINE_SIZE];
+	va_list args;
+	int saved_errno = errno;
+	long long now = monotonic_ms();
+	struct repeat_kind *kind = find_kind(format, now);
+
+	if (now - kind->window_start_ms < LOG_REPEAT_WINDOW_S * 1000LL) {
+		kind->suppressed++;
+		return;
+	}
+	write_summary(kind, now);
+	va_start(args, format);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 misreads va_start here. */
+	vsnprintf(message, sizeof message, format, args);
+	va_end(args);
+	errno = saved_errno;
+	write_line(message);
+	size_t kept = strnlen(message, sizeof kind->first_line - 1);
+	memcpy(kind->first_line, message, kept);
+	kind->first_line[kept] = '\0';
+	kind->window_start_ms = now;
+}
+
+void log_flush_repeats(void)
+{
+	long long now = monotonic_ms();
+
+	for (int i = 0; i < REPEAT_KINDS; i++)
+		if (repeat_kinds[i].format != NULL)
+			write_summary(&repeat_kinds[i], now);
 }

@@ -323,8 +323,8 @@ static int accept_connections(struct loop *loop, loop_serve_fn serve, void *cont
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 1;
-			log_line("accept on fd %d: %s; pausing %d ms", loop->settings.listen_fd, strerror(errno),
-				 ACCEPT_PAUSE_MS);
+			log_limited("accept on fd %d: %s; pausing %d ms", loop->settings.listen_fd, strerror(errno),
+				    ACCEPT_PAUSE_MS);
 			stop_listening(loop);
 			loop->accept_paused_until = monotonic_ms() + ACCEPT_PAUSE_MS;
 			return 1;
@@ -363,8 +363,8 @@ static void close_expired(struct loop *loop, long long now)
 {
 	while (loop->receiving.head != NULL &&
 	       now - loop->receiving.head->since_ms >= loop->settings.request_timeout_ms) {
-		log_line("closed a connection whose request did not arrive whole within --request-timeout %lld s",
-			 loop->settings.request_timeout_ms / 1000);
+		log_limited("closed a connection whose request did not arrive whole within --request-timeout %lld s",
+			    loop->settings.request_timeout_ms / 1000);
 		close_connection(loop, loop->receiving.head);
 	}
 	while (loop->waiting.head != NULL && now - loop->waiting.head->since_ms >= waiting_timeout_ms(loop))

@@ -14,6 +14,7 @@
 #include "listener.h"
 #include "log.h"
 #include "options.h"
+#include "store.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -29,6 +30,8 @@
 /* Descriptors a worker keeps for itself (store, log, epoll) beyond its
  * connections. */
 #define RESERVED_DESCRIPTORS 32
+#define DEFAULT_BACKLOG 1024
+#define DEFAULT_REQUEST_TIMEOUT_S 30
 #define DEFAULT_USER "www-data"
 #define FALLBACK_USER "nobody"
 
@@ -68,14 +71,16 @@ static void usage(FILE *out)
 		"  -l, --listen ADDR         unix socket path (mode 0660) or HOST:PORT, :PORT (127.0.0.1),\n"
 		"                            [IPv6]:PORT, *:PORT (all interfaces)\n"
 		"  -w, --workers N           worker processes under the supervisor (default: %ld, the CPUs)\n"
-		"      --backlog N           listen backlog for --listen (default 1024)\n"
+		"      --backlog N           listen backlog for --listen (default %d)\n"
 		"      --max-requests N      recycle a worker after N requests (default 0: never)\n"
 		"      --request-timeout S   close a connection whose request has not come whole in S seconds,\n"
-		"                            and replace a worker stuck that long in one (default 30)\n"
+		"                            and replace a worker stuck that long in one (default %d)\n"
 		"      --keepalive-timeout S close a connection that waits S seconds with no request,\n"
 		"                            kept (FCGI_KEEP_CONN) or new (default %d)\n"
 		"      --max-connections N   connections one worker holds at once (default: from the\n"
 		"                            descriptor limit, %d here); at the cap the idlest kept one closes\n"
+		"      --max-worker-rss MB   replace a worker whose resident size passed MB after a request\n"
+		"                            (default 0: never)\n"
 		"  -u, --user NAME           when started as root, run workers as NAME\n"
 		"                            (default %s, else %s); root itself is refused\n"
 		"  -h, --help                this text\n"
@@ -85,7 +90,8 @@ static void usage(FILE *out)
 		"                            postgresql://user:pass@host:port/db, postgres://..., or a libpq\n"
 		"                            keyword string (host=... dbname=...); unset: %s\n"
 		"  FCGI_WEB_SERVER_ADDRS     comma-separated front-end IPs allowed to connect over TCP\n",
-		sysconf(_SC_NPROCESSORS_ONLN), DEFAULT_KEEPALIVE_TIMEOUT, connection_limit(), DEFAULT_USER, FALLBACK_USER,
+		sysconf(_SC_NPROCESSORS_ONLN), DEFAULT_BACKLOG, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_KEEPALIVE_TIMEOUT,
+		connection_limit(), DEFAULT_USER, FALLBACK_USER,
 		DEFAULT_DATABASE_PATH);
 }
 
@@ -114,6 +120,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 	    {"request-timeout", required_argument, NULL, 't'},
 	    {"keepalive-timeout", required_argument, NULL, 'k'},
 	    {"max-connections", required_argument, NULL, 'c'},
+	    {"max-worker-rss", required_argument, NULL, 'r'},
 	    {"user", required_argument, NULL, 'u'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -124,8 +131,8 @@ static int parse_options(int argc, char **argv, struct options *options)
 	options->workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (options->workers < 1)
 		options->workers = 1;
-	options->backlog = 1024;
-	options->request_timeout = 30;
+	options->backlog = DEFAULT_BACKLOG;
+	options->request_timeout = DEFAULT_REQUEST_TIMEOUT_S;
 	options->keepalive_timeout = DEFAULT_KEEPALIVE_TIMEOUT;
 	int most_connections = connection_limit();
 	options->max_connections = most_connections;
@@ -165,6 +172,11 @@ static int parse_options(int argc, char **argv, struct options *options)
 				return -1;
 			options->max_connections = (int)value;
 			break;
+		case 'r':
+			if (parse_count("--max-worker-rss", optarg, 0, 1024L * 1024, &value) != 0)
+				return -1;
+			options->max_worker_rss_mb = value;
+			break;
 		case 'u':
 			options->user = optarg;
 			options->user_given = 1;
@@ -182,6 +194,34 @@ static int parse_options(int argc, char **argv, struct options *options)
 		return -1;
 	}
 	return 0;
+}
+
+/* What a worker needs open at once: stdin, stdout, stderr, the listening
+ * socket, the SQLite file with its -wal, -shm or -journal (or the
+ * PostgreSQL socket and what libpq opens to connect), one connection, and
+ * room for the plugin's libraries while they load. Below it a responder
+ * started "fine" and then answered nothing (accept: EMFILE forever). */
+#define DESCRIPTORS_NEEDED 16
+
+static int check_descriptor_limit(void)
+{
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+		log_line("getrlimit RLIMIT_NOFILE: %s", strerror(errno));
+		return -1;
+	}
+	if (limit.rlim_cur >= DESCRIPTORS_NEEDED)
+		return 0;
+	/* A soft limit below the hard one is ours to raise. */
+	if (limit.rlim_max >= DESCRIPTORS_NEEDED) {
+		limit.rlim_cur = DESCRIPTORS_NEEDED;
+		if (setrlimit(RLIMIT_NOFILE, &limit) == 0)
+			return 0;
+	}
+	log_line("the open-file limit is %llu (ulimit -n); webapi-fcgi needs at least %d",
+		 (unsigned long long)limit.rlim_cur, DESCRIPTORS_NEEDED);
+	return -1;
 }
 
 /* Started as root, workers run as an unprivileged user; the supervisor
@@ -222,6 +262,8 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &options) != 0)
 		return 2;
+	if (check_descriptor_limit() != 0)
+		return 1;
 	if (db_config_parse(getenv("DATABASE_URL"), DEFAULT_DATABASE_PATH, &options.database, error, sizeof error) !=
 	    0) {
 		log_line("%s", error);
@@ -232,10 +274,10 @@ int main(int argc, char **argv)
 		log_line("%s", error);
 		return 2;
 	}
-	/* A clear startup error naming the file, before any socket or worker. */
-	if (options.database.kind == DB_SQLITE && access(options.database.target, R_OK) != 0) {
-		log_line("cannot read database %s: %s%s", options.database.target, strerror(errno),
-			 errno == ENOENT ? " (create it with scripts/seed-db)" : "");
+	/* A clear start-up error naming the file, before any socket or worker;
+	 * once serving, a store that breaks is a 503, not an exit. */
+	if (store_check(&options.database, error, sizeof error) != 0) {
+		log_line("%s", error);
 		exit_code = 1;
 		goto done;
 	}

@@ -10,13 +10,14 @@ struct options {
 	int workers;		    /* worker processes under the supervisor */
 	const char *listen_address; /* NULL: inherited socket, or CGI */
 	int backlog;
-	long max_requests;   /* per worker before it is recycled; 0: never */
-	int request_timeout; /* seconds for a request's records once they start, and a stuck worker */
-	int keepalive_timeout; /* seconds a connection may wait with no request started */
-	int max_connections;   /* connections one worker holds at once */
-	const char *user;    /* run workers as this user when started as root */
-	int user_given;	     /* --user was on the command line */
-	uid_t uid;	     /* resolved from user; 0 when not dropping */
+	long max_requests;	  /* per worker before it is recycled; 0: never */
+	int request_timeout;	  /* seconds for a request's records once they start, and a stuck worker */
+	int keepalive_timeout;	  /* seconds a connection may wait with no request started */
+	int max_connections;	  /* connections one worker holds at once */
+	long max_worker_rss_mb;	  /* a worker past it after a request is replaced; 0: never */
+	const char *user;	  /* run workers as this user when started as root */
+	int user_given;		  /* --user was on the command line */
+	uid_t uid;		  /* resolved from user; 0 when not dropping */
 	gid_t gid;
 	struct db_config database;	     /* from DATABASE_URL */
 	struct allowed_peers *allowed_peers; /* from FCGI_WEB_SERVER_ADDRS */

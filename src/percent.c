@@ -1,4 +1,4 @@
-/* percent.c: reading RFC 3986 percent-escapes, shared by the router and the DATABASE_URL masking. */
+/* percent.c: reading RFC 3986 percent-escapes in request paths and query parameters. */
 #include "percent.h"
 
 int hex_digit(char c)

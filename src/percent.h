@@ -1,4 +1,4 @@
-/* percent.h: reading RFC 3986 percent-escapes, shared by the router and the DATABASE_URL masking. */
+/* percent.h: reading RFC 3986 percent-escapes in request paths and query parameters. */
 #ifndef WEBAPI_PERCENT_H
 #define WEBAPI_PERCENT_H
 

@@ -62,6 +62,8 @@ struct store *store_open(const struct db_config *config, char *error, size_t err
 {
 	struct store *store = calloc(1, sizeof *store);
 
+	if (error_size > 0)
+		error[0] = '\0';
 	if (store == NULL) {
 		snprintf(error, error_size, "out of memory");
 		return NULL;
@@ -79,6 +81,18 @@ struct store *store_open(const struct db_config *config, char *error, size_t err
 	return store;
 }
 
+int store_check(const struct db_config *config, char *error, size_t error_size)
+{
+	if (config->kind != DB_SQLITE)
+		return 0;
+	struct store *store = store_open(config, error, error_size);
+	if (store == NULL)
+		return -1;
+	int usable = error[0] == '\0';
+	store_close(store);
+	return usable ? 0 : -1;
+}
+
 enum store_status store_fetch_orders(struct store *store, const struct order_page *page, order_row_fn on_row,
 				     void *context)
 {
@@ -88,11 +102,6 @@ enum store_status store_fetch_orders(struct store *store, const struct order_pag
 enum store_status store_ping(struct store *store)
 {
 	return store->backend->ping(store->handle);
-}
-
-const char *store_name(const struct store *store)
-{
-	return store->backend->name;
 }
 
 void store_close(struct store *store)

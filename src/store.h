@@ -42,7 +42,6 @@ struct store;
 
 /* What a backend file exports; store.c picks one by the DSN's kind. */
 struct store_backend {
-	const char *name;
 	/* Opens and prepares; on failure writes a reason (never a password)
 	 * into error and returns NULL. A backend that can reconnect later may
 	 * instead return a handle that is not connected yet and say so in error. */
@@ -57,11 +56,19 @@ extern const struct store_backend sqlite_backend;
 /* pgsql_backend lives in the plugin build/webapi-store-pgsql.so. */
 extern const struct store_backend pgsql_backend;
 
+/* NULL with a reason in error when the store cannot be used at all (no
+ * plugin, a malformed connection string); a handle with a reason in error
+ * when it cannot be reached now but may be later (answers
+ * STORE_UNAVAILABLE meanwhile); a handle and an empty error when ready. */
 struct store *store_open(const struct db_config *config, char *error, size_t error_size);
+/* At start-up: whether the SQLite store opens now (0), else -1 with the
+ * reason, for a clear fatal error before any socket or worker exists.
+ * PostgreSQL is not checked: it may come up after the responder, and its
+ * plugin would cost the supervisor 3.5 MiB of PSS. */
+int store_check(const struct db_config *config, char *error, size_t error_size);
 enum store_status store_fetch_orders(struct store *store, const struct order_page *page, order_row_fn on_row,
 				     void *context);
 enum store_status store_ping(struct store *store);
-const char *store_name(const struct store *store);
 void store_close(struct store *store);
 
 #endif

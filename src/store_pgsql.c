@@ -11,7 +11,9 @@
 
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "log.h"
+#include "pgsql_conninfo.h"
 
 #define ORDERS_DEFAULT_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT 100 OFFSET 1000"
 #define ORDERS_PAGE_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT $1 OFFSET $2"
@@ -74,21 +76,14 @@ struct pgsql_store {
 	int is_prepared[PREPARED_COUNT]; /* on the current connection */
 	/* As libpq parsed it from the target, to scrub from any message we log. */
 	char *password;
+	/* libpq's reading of the target, password masked: how the log names it. */
+	char shown[1024];
 	/* The problem logged last: while the database is down every request
 	 * fails the same way, and one line per request would bury the cause. */
 	char last_problem[REASON_SIZE];
 	enum store_status last_problem_status;
 	struct db_config config;
 };
-
-/* CLOCK_MONOTONIC cannot fail on Linux; a wall-clock step must not move deadlines. */
-static int64_t monotonic_ms(void)
-{
-	struct timespec now = {0, 0};
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 /* Copies a libpq message into one log-friendly line: newlines and tabs become
  * single spaces, and every occurrence of secret becomes "****". */
@@ -117,74 +112,16 @@ static void copy_scrubbed(char *out, size_t out_size, const char *text, const ch
 	out[used] = '\0';
 }
 
-/* libpq's parse errors quote pieces of the string, sometimes all of it,
- * password included, and the password is unknown since parsing failed. A
- * quoted piece is kept only if the masked string shows it too. */
-static void copy_quoted_redacted(char *out, size_t out_size, const char *text, const char *masked)
-{
-	char piece[REASON_SIZE];
-	size_t used = 0;
-
-	if (out_size == 0)
-		return;
-	while (*text != '\0' && used + 1 < out_size) {
-		const char *closing = *text == '"' ? strchr(text + 1, '"') : NULL;
-		if (closing == NULL) {
-			/* libpq ends its messages with a newline; a log line cannot hold one. */
-			out[used] = *text++;
-			if (out[used] == '\n')
-				out[used] = ' ';
-			used++;
-			continue;
-		}
-		size_t piece_length = (size_t)(closing - text - 1);
-		int is_shown = piece_length < sizeof piece;
-		if (is_shown) {
-			memcpy(piece, text + 1, piece_length);
-			piece[piece_length] = '\0';
-			/* One character ("=", ":") says where parsing stopped and reveals nothing. */
-			is_shown = piece_length <= 1 || strstr(masked, piece) != NULL;
-		}
-		used += (size_t)snprintf(out + used, out_size - used, "\"%s\"", is_shown ? piece : "****");
-		if (used >= out_size)
-			used = out_size - 1;
-		text = closing + 1;
-	}
-	while (used > 0 && out[used - 1] == ' ')
-		used--;
-	out[used] = '\0';
-}
-
 /* Checks the target's syntax up front, so a typo is reported at start-up
- * rather than as an endless outage, and keeps the password for scrubbing. */
+ * rather than as an endless outage; keeps libpq's reading of it, password
+ * masked, for the log, and the password itself for scrubbing. */
 static int read_connection_string(struct pgsql_store *store, char *error, size_t error_size)
 {
-	char *parse_error = NULL;
-	PQconninfoOption *options = PQconninfoParse(store->config.target, &parse_error);
-	int result = -1;
-
-	if (options == NULL) {
-		char reason[REASON_SIZE];
-		copy_quoted_redacted(reason, sizeof reason, parse_error != NULL ? parse_error : "out of memory",
-				     store->config.masked);
-		snprintf(error, error_size, "invalid PostgreSQL connection string %s: %s", store->config.masked,
-			 reason);
-		goto done;
+	if (pgsql_conninfo_describe(store->config.target, store->shown, sizeof store->shown, &store->password) != 0) {
+		snprintf(error, error_size, "%s", store->shown);
+		return -1;
 	}
-	for (const PQconninfoOption *option = options; option->keyword != NULL; option++) {
-		if (strcmp(option->keyword, "password") != 0 || option->val == NULL || option->val[0] == '\0')
-			continue;
-		store->password = strdup(option->val);
-		if (store->password == NULL) {
-			snprintf(error, error_size, "out of memory");
-			goto done;
-		}
-	}
-	result = 0;
-done:
-	PQfreemem(parse_error);
-	PQconninfoFree(options);
-	return result;
+	return 0;
 }
 
 /* libpq prints server notices (a WARNING as the server shuts down) raw on
@@ -195,7 +132,7 @@ static void log_notice(void *context, const char *message)
 	char line[REASON_SIZE];
 
 	copy_scrubbed(line, sizeof line, message, store->password);
-	log_line("PostgreSQL %s: %s", store->config.masked, line);
+	log_limited("PostgreSQL %s: %s", store->shown, line);
 }
 
 static void drop_connection(struct pgsql_store *store)
@@ -479,7 +416,7 @@ static void report_outcome(struct pgsql_store *store, enum store_status status, 
 		if (store->last_problem[0] == '\0' ||
 		    (!proves_query && store->last_problem_status != STORE_UNAVAILABLE))
 			return;
-		log_line("PostgreSQL %s: working again", store->config.masked);
+		log_line("PostgreSQL %s: working again", store->shown);
 		store->last_problem[0] = '\0';
 		return;
 	case STORE_UNAVAILABLE:
@@ -488,8 +425,8 @@ static void report_outcome(struct pgsql_store *store, enum store_status status, 
 	}
 	if (status == store->last_problem_status && strcmp(store->last_problem, reason) == 0)
 		return;
-	log_line("PostgreSQL %s: %s: %s", store->config.masked,
-		 status == STORE_UNAVAILABLE ? "unavailable" : "query failed", reason);
+	log_limited("PostgreSQL %s: %s: %s", store->shown, status == STORE_UNAVAILABLE ? "unavailable" : "query failed",
+		    reason);
 	snprintf(store->last_problem, sizeof store->last_problem, "%s", reason);
 	store->last_problem_status = status;
 }
@@ -588,7 +525,7 @@ static void *pgsql_open(const struct db_config *config, char *error, size_t erro
 	case ATTEMPT_TIMED_OUT:
 		/* Not remembered as last_problem: the first failing request logs
 		 * it again, in case the caller does not log error for a live handle. */
-		snprintf(error, error_size, "PostgreSQL %s unreachable, retrying on each request: %s", config->masked,
+		snprintf(error, error_size, "PostgreSQL %s unreachable, retrying on each request: %s", store->shown,
 			 reason);
 		break;
 	}
@@ -638,7 +575,6 @@ static enum store_status pgsql_ping(void *handle)
 }
 
 const struct store_backend pgsql_backend = {
-    .name = "postgresql",
     .open = pgsql_open,
     .fetch_orders = pgsql_fetch_orders,
     .ping = pgsql_ping,

@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define CONTRACT_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT 100 OFFSET 1000"
@@ -21,13 +23,30 @@
  * file; waiting a little is better than failing the request. */
 #define BUSY_TIMEOUT_MS 2000
 
+/* After start-up the file may vanish or break (moved, replaced, its
+ * disk unmounted) while the worker must keep answering GET /: the store
+ * then stays closed, answers STORE_UNAVAILABLE, and tries to open the file
+ * again at most this often. */
+#define REOPEN_INTERVAL_MS 1000
+
 struct sqlite_store {
-	sqlite3 *db;
+	sqlite3 *db; /* NULL while the file cannot be opened */
 	sqlite3_stmt *contract_query;
 	sqlite3_stmt *page_query;
 	sqlite3_stmt *ping_query;
+	long long next_open_ms;
 	char path[4096];
 };
+
+static void close_database(struct sqlite_store *store)
+{
+	sqlite3_finalize(store->contract_query);
+	sqlite3_finalize(store->page_query);
+	sqlite3_finalize(store->ping_query);
+	sqlite3_close(store->db);
+	store->contract_query = store->page_query = store->ping_query = NULL;
+	store->db = NULL;
+}
 
 static void sqlite_close(void *handle)
 {
@@ -35,29 +54,53 @@ static void sqlite_close(void *handle)
 
 	if (store == NULL)
 		return;
-	sqlite3_finalize(store->contract_query);
-	sqlite3_finalize(store->page_query);
-	sqlite3_finalize(store->ping_query);
-	sqlite3_close(store->db);
+	close_database(store);
 	free(store);
 }
 
-static void *sqlite_open(const struct db_config *config, char *error, size_t error_size)
+/* sqlite3_open_v2 says only "unable to open database file" or "disk I/O
+ * error"; stat(2) and access(2) tell the user what is actually wrong, and
+ * a FIFO would block the open forever. */
+static int check_file(const char *path, char *error, size_t error_size)
 {
-	struct sqlite_store *store = calloc(1, sizeof *store);
+	struct stat status;
 
-	if (store == NULL) {
-		snprintf(error, error_size, "out of memory");
-		return NULL;
-	}
-	snprintf(store->path, sizeof store->path, "%s", config->target);
-	/* sqlite3_open_v2 only says "unable to open database file"; the
-	 * errno of access(2) tells the user what is actually wrong. */
-	if (access(store->path, R_OK) != 0) {
-		snprintf(error, error_size, "cannot read database %s: %s%s", store->path, strerror(errno),
+	if (stat(path, &status) != 0 || access(path, R_OK) != 0) {
+		snprintf(error, error_size, "cannot read database %s: %s%s", path, strerror(errno),
 			 errno == ENOENT ? " (create it with scripts/seed-db)" : "");
-		goto fail;
+		return -1;
 	}
+	if (!S_ISREG(status.st_mode)) {
+		snprintf(error, error_size, "database %s is not a regular file but a %s", path,
+			 S_ISDIR(status.st_mode)    ? "directory"
+			 : S_ISFIFO(status.st_mode) ? "FIFO"
+			 : S_ISSOCK(status.st_mode) ? "socket"
+						    : "device");
+		return -1;
+	}
+	return 0;
+}
+
+static void describe_prepare_failure(const struct sqlite_store *store, char *error, size_t error_size)
+{
+	/* A WAL-mode file needs its -wal and -shm files, which SQLite creates
+	 * beside it even to read: in a read-only directory every statement
+	 * fails with "attempt to write a readonly database". */
+	if ((sqlite3_extended_errcode(store->db) & 0xff) == SQLITE_READONLY)
+		snprintf(
+		    error, error_size,
+		    "database %s cannot be read: it is in WAL mode and SQLite cannot create %s-wal and %s-shm "
+		    "beside it (make the directory writable for this user, or run PRAGMA journal_mode=DELETE on it)",
+		    store->path, store->path, store->path);
+	else
+		snprintf(error, error_size, "database %s is not an orders database: %s", store->path,
+			 sqlite3_errmsg(store->db));
+}
+
+static int open_database(struct sqlite_store *store, char *error, size_t error_size)
+{
+	if (check_file(store->path, error, error_size) != 0)
+		return -1;
 	/* Read-only: the responder never writes, and a compromised worker
 	 * must not be able to either. NOMUTEX: one handle per process. */
 	if (sqlite3_open_v2(store->path, &store->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -72,53 +115,136 @@ static void *sqlite_open(const struct db_config *config, char *error, size_t err
 		SQLITE_OK ||
 	    sqlite3_prepare_v3(store->db, PING_SQL, -1, SQLITE_PREPARE_PERSISTENT, &store->ping_query, NULL) !=
 		SQLITE_OK) {
-		snprintf(error, error_size, "database %s is not an orders database: %s", store->path,
-			 sqlite3_errmsg(store->db));
+		describe_prepare_failure(store, error, error_size);
 		goto fail;
 	}
-	return store;
+	return 0;
 fail:
-	sqlite_close(store);
-	return NULL;
+	close_database(store);
+	return -1;
+}
+
+/* A file that cannot be opened yields a closed handle and the reason in
+ * error, as store.h allows: the worker comes up, answers GET /, and the
+ * store opens the file when it is back. At start-up store_check makes
+ * the same reason a fatal error instead. */
+static void *sqlite_open(const struct db_config *config, char *error, size_t error_size)
+{
+	struct sqlite_store *store = calloc(1, sizeof *store);
+
+	if (error_size > 0)
+		error[0] = '\0';
+	if (store == NULL) {
+		snprintf(error, error_size, "out of memory");
+		return NULL;
+	}
+	snprintf(store->path, sizeof store->path, "%s", config->target);
+	if (open_database(store, error, error_size) != 0)
+		store->next_open_ms = monotonic_ms() + REOPEN_INTERVAL_MS;
+	return store;
+}
+
+/* 0 when the database is open (again), -1 while it cannot be. This runs
+ * as --user, after the worker left root: a file only root can read opens
+ * at a worker's start but not here ("Permission denied" in the log). */
+static int ensure_open(struct sqlite_store *store)
+{
+	char reason[512];
+	long long now;
+
+	if (store->db != NULL)
+		return 0;
+	now = monotonic_ms();
+	if (now < store->next_open_ms)
+		return -1;
+	store->next_open_ms = now + REOPEN_INTERVAL_MS;
+	if (open_database(store, reason, sizeof reason) != 0) {
+		log_limited("sqlite: %s; answering 503 until it can be opened", reason);
+		return -1;
+	}
+	log_line("sqlite %s: opened again", store->path);
+	return 0;
+}
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case SQLITE_INTEGER:
+		return "an integer";
+	case SQLITE_FLOAT:
+		return "a real";
+	case SQLITE_TEXT:
+		return "text";
+	case SQLITE_BLOB:
+		return "a blob";
+	default:
+		return "NULL";
+	}
+}
+
+/* SQLite keeps whatever a column was given ('12abc', 1.9e30, NULL in a
+ * table without constraints) and its column_int64 would turn that into 12,
+ * INT64_MAX or 0 without a word. The contract's columns are integers and
+ * text, as PostgreSQL enforces: anything else is a bad row, refused. */
+static int read_row(sqlite3_stmt *query, struct order_row *row, char *reason, size_t reason_size)
+{
+	static const char *const names[] = {"id", "customer_id", "total_cents", "status", "created_at"};
+	static const int types[] = {SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_TEXT, SQLITE_TEXT};
+
+	for (int column = 0; column < 5; column++) {
+		int type = sqlite3_column_type(query, column);
+		if (type != types[column]) {
+			snprintf(reason, reason_size, "%s is %s, not %s", names[column], type_name(type),
+				 type_name(types[column]));
+			return -1;
+		}
+	}
+	row->id = sqlite3_column_int64(query, 0);
+	row->customer_id = sqlite3_column_int64(query, 1);
+	row->total_cents = sqlite3_column_int64(query, 2);
+	row->status = (const char *)sqlite3_column_text(query, 3);
+	row->status_len = (size_t)sqlite3_column_bytes(query, 3);
+	row->created_at = (const char *)sqlite3_column_text(query, 4);
+	if (row->status == NULL || row->created_at == NULL) {
+		snprintf(reason, reason_size, "out of memory reading the row");
+		return -1;
+	}
+	return 0;
 }
 
 static enum store_status sqlite_fetch_orders(void *handle, const struct order_page *page, order_row_fn on_row,
 					     void *context)
 {
 	struct sqlite_store *store = handle;
-	sqlite3_stmt *query = page->is_default ? store->contract_query : store->page_query;
+	sqlite3_stmt *query;
 	enum store_status status = STORE_OK;
 	int step;
 
+	if (ensure_open(store) != 0)
+		return STORE_UNAVAILABLE;
+	query = page->is_default ? store->contract_query : store->page_query;
 	if (!page->is_default && (sqlite3_bind_int64(query, 1, page->limit) != SQLITE_OK ||
 				  sqlite3_bind_int64(query, 2, page->offset) != SQLITE_OK)) {
-		log_line("sqlite %s: bind: %s", store->path, sqlite3_errmsg(store->db));
+		log_limited("sqlite %s: bind: %s", store->path, sqlite3_errmsg(store->db));
 		status = STORE_QUERY_FAILED;
 		goto done;
 	}
 	while ((step = sqlite3_step(query)) == SQLITE_ROW) {
 		struct order_row row;
-		const unsigned char *status_text = sqlite3_column_text(query, 3);
-		row.status_len = (size_t)sqlite3_column_bytes(query, 3);
-		const unsigned char *created_at = sqlite3_column_text(query, 4);
-		if (status_text == NULL || created_at == NULL) {
-			log_line("sqlite %s: order %lld has a NULL status or created_at", store->path,
-				 (long long)sqlite3_column_int64(query, 0));
+		char reason[128];
+		if (read_row(query, &row, reason, sizeof reason) != 0) {
+			log_limited("sqlite %s: order %lld: %s", store->path, (long long)sqlite3_column_int64(query, 0),
+				    reason);
 			status = STORE_QUERY_FAILED;
 			goto done;
 		}
-		row.id = sqlite3_column_int64(query, 0);
-		row.customer_id = sqlite3_column_int64(query, 1);
-		row.total_cents = sqlite3_column_int64(query, 2);
-		row.status = (const char *)status_text;
-		row.created_at = (const char *)created_at;
 		if (on_row(context, &row) != 0) {
 			status = STORE_ROW_REJECTED;
 			goto done;
 		}
 	}
 	if (step != SQLITE_DONE) {
-		log_line("sqlite %s: query: %s", store->path, sqlite3_errmsg(store->db));
+		log_limited("sqlite %s: query: %s", store->path, sqlite3_errmsg(store->db));
 		status = step == SQLITE_BUSY ? STORE_UNAVAILABLE : STORE_QUERY_FAILED;
 	}
 done:
@@ -129,6 +255,9 @@ done:
 static enum store_status sqlite_ping(void *handle)
 {
 	struct sqlite_store *store = handle;
+
+	if (ensure_open(store) != 0)
+		return STORE_UNAVAILABLE;
 	int step = sqlite3_step(store->ping_query);
 
 	sqlite3_reset(store->ping_query);
@@ -136,7 +265,6 @@ static enum store_status sqlite_ping(void *handle)
 }
 
 const struct store_backend sqlite_backend = {
-    .name = "sqlite",
     .open = sqlite_open,
     .fetch_orders = sqlite_fetch_orders,
     .ping = sqlite_ping,

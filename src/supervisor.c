@@ -54,6 +54,7 @@ struct supervisor {
 	struct worker *workers; /* options->workers * GENERATIONS records */
 	int worker_capacity;
 	struct position *positions;
+	int served; /* a worker got as far as serving: start-up is over */
 	int stopping;
 	int exit_code;
 	long long stop_deadline_ms;
@@ -80,14 +81,18 @@ static struct worker *start_worker(struct supervisor *supervisor)
 	worker->activity->busy_since_ms = 0;
 	worker->activity->heartbeat_ms = 0;
 	snprintf(worker->activity->request, sizeof worker->activity->request, "(no request yet)");
+	worker->activity->ready = 0;
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_line("fork: %s", strerror(errno));
 		return NULL;
 	}
 	if (pid == 0) {
-		/* A worker must not outlive a supervisor killed with SIGKILL. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* A worker must not outlive a supervisor killed with SIGKILL:
+		 * SIGTERM would only set a flag that a worker blocked on a
+		 * silent peer does not look at, and it would keep the socket.
+		 * Nobody is left to drain for. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(0);
 		_exit(run_fastcgi_worker(supervisor->listen_fd, supervisor->options, worker->activity));
@@ -141,7 +146,9 @@ static void begin_stop(struct supervisor *supervisor, int exit_code)
 
 static void describe_exit(int status, char *out, size_t out_size)
 {
-	if (WIFSIGNALED(status))
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EX_CONFIG)
+		snprintf(out, out_size, "could not open its store (see above)");
+	else if (WIFSIGNALED(status))
 		snprintf(out, out_size, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
 		snprintf(out, out_size, "exited with status %d", WEXITSTATUS(status));
@@ -188,6 +195,17 @@ static void schedule_restart(struct position *position, const struct worker *dea
 		 lived, position->quick_deaths, delay);
 }
 
+/* Whether any worker has got as far as serving. Before that, a store
+ * that cannot be opened is a configuration error for the user to fix;
+ * after it, a passing outage that must not stop the responder: GET /
+ * keeps being answered while replacements are retried with back-off. */
+static void notice_serving_workers(struct supervisor *supervisor)
+{
+	for (int i = 0; i < supervisor->worker_capacity && !supervisor->served; i++)
+		if (supervisor->workers[i].pid > 0 && supervisor->workers[i].activity->ready)
+			supervisor->served = 1;
+}
+
 static void worker_exited(struct supervisor *supervisor, pid_t pid, int status)
 {
 	struct worker *worker = NULL;
@@ -197,6 +215,7 @@ static void worker_exited(struct supervisor *supervisor, pid_t pid, int status)
 			worker = &supervisor->workers[i];
 	if (worker == NULL)
 		return;
+	notice_serving_workers(supervisor); /* before the record is freed: it may be the one that served */
 	struct worker dead = *worker;
 	worker->pid = 0;
 	if (dead.retiring || supervisor->stopping)
@@ -206,7 +225,7 @@ static void worker_exited(struct supervisor *supervisor, pid_t pid, int status)
 		if (position->worker != worker)
 			continue;
 		position->worker = NULL;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_CONFIG) {
+		if (WIFEXITED(status) && WEXITSTATUS(status) == EX_CONFIG && !supervisor->served) {
 			log_line("worker %ld cannot open its store (see above); stopping", (long)pid);
 			begin_stop(supervisor, 1);
 			return;

@@ -4,9 +4,9 @@
 
 #include "options.h"
 
-/* Exit code a worker reports to its supervisor when its store cannot be
- * opened: restarting will not help (EX_CONFIG). */
-#define WORKER_EXIT_CONFIG 78
+/* A worker that cannot open its store (or leave root) exits with
+ * EX_CONFIG: fatal while the responder starts, retried once it serves. */
+#include <sysexits.h>
 
 /* What a worker is doing, in memory shared with its supervisor, so the
  * supervisor's watchdog can replace a worker stuck in a request or one
@@ -16,6 +16,7 @@ struct worker_activity {
 	volatile long long busy_since_ms; /* answering a request since; 0 between requests */
 	volatile long long heartbeat_ms;  /* the event loop's last turn; 0 before the first */
 	char request[240];		  /* "METHOD URI" of the current request, for the log */
+	volatile int ready;		  /* set once the store is open and privileges dropped */
 };
 
 /* Opens the store, drops privileges, then serves FastCGI connections from
@@ -26,8 +27,5 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 
 /* Answers the one request described by the CGI environment on stdout. */
 int run_cgi_request(const struct options *options);
-
-/* Leaves root for options->uid/gid (a no-op when they are 0). 0 or -1. */
-int drop_privileges(const struct options *options);
 
 #endif

@@ -7,9 +7,6 @@ DB=$(seeded_database)
 export DATABASE_URL="sqlite://$DB"
 HELLO=$'Status: 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{"message":"Hello, World!"}'
 
-fcgi_get() { # ADDRESS URI: cgi-fcgi, from 127.0.0.1 for a TCP address
-	env -i REQUEST_METHOD=GET REQUEST_URI="$2" cgi-fcgi -bind -connect "$1"
-}
 # fcgi_from SOURCE HOST:PORT URI: a FastCGI GET sent from address SOURCE
 # (cgi-fcgi cannot choose it); prints the FCGI_STDOUT bytes; exit 3 when
 # the connection ends without FCGI_END_REQUEST.
@@ -75,7 +72,7 @@ check "and nothing was refused" bash -c "! grep -q refused '$TEST_TMP/list.log'"
 
 # A unix socket is guarded by its mode instead: the list does not apply.
 responder unix 127.0.0.9 "$TEST_TMP/webapi.sock"
-for _ in $(seq 50); do [[ -S "$TEST_TMP/webapi.sock" ]] && break; sleep 0.1; done
+wait_for_socket "$TEST_TMP/webapi.sock"
 is "$(fcgi_get "$TEST_TMP/webapi.sock" /)" "$HELLO" "FCGI_WEB_SERVER_ADDRS=127.0.0.9 on a unix socket: served (the socket's mode guards it)"
 
 err=$(FCGI_WEB_SERVER_ADDRS=front.example "$RESPONDER" --listen "127.0.0.1:$(free_port)" 2>&1 >/dev/null)

@@ -44,7 +44,7 @@ count_children() { # PIDFILE: the workers under each supervisor, space-separated
 	local pid
 	for pid in $(cat "$1"); do pgrep -c -P "$pid"; done | tr '\n' ' ' | sed 's/ $//'
 }
-wait_for_children() { # PIDFILE EXPECTED
+wait_for_spawned_children() { # PIDFILE EXPECTED
 	for _ in $(seq 50); do
 		[[ "$(count_children "$1")" == "$2" ]] && return 0
 		sleep 0.1
@@ -62,7 +62,7 @@ like "$(head -n1 "$RUN/unix.out")" "^spawn-fcgi -s $SOCKET -M 0660 -U www-data -
 check "the unix socket exists" wait_for_socket "$SOCKET"
 is "$(stat -c '%a %U:%G' "$SOCKET")" "660 www-data:www-data" "the socket is 0660 and belongs to the web server's user"
 is "$(grep -c '' "$RUN/unix.pids")" 1 "spawn-fcgi -F 1: one supervisor"
-check "spawn-fcgi -F 1 -- webapi-fcgi --workers 4: 4 workers under it" wait_for_children "$RUN/unix.pids" 4
+check "spawn-fcgi -F 1 -- webapi-fcgi --workers 4: 4 workers under it" wait_for_spawned_children "$RUN/unix.pids" 4
 
 # --- spawn-fcgi: 4 supervisors with 1 worker each on TCP ---
 TCP_PORT=$(free_port) || bail_out "no free port"
@@ -74,7 +74,7 @@ like "$(head -n1 "$RUN/tcp.out")" "^spawn-fcgi -a 127.0.0.1 -p $TCP_PORT -F 4 -P
 check "the TCP port answers" wait_for_port 127.0.0.1 "$TCP_PORT"
 is "$(ss -Hltn "sport = :$TCP_PORT" | awk '{print $4}')" "127.0.0.1:$TCP_PORT" "bound to the loopback only"
 check "spawn-fcgi -F 4 -- webapi-fcgi --workers 1: 4 supervisors with 1 worker each" \
-	wait_for_children "$RUN/tcp.pids" "1 1 1 1"
+	wait_for_spawned_children "$RUN/tcp.pids" "1 1 1 1"
 
 # --- lighttpd fronts from scripts/deploy/lighttpd-external.conf ---
 # lighttpd_front NAME BACKEND: BACKEND replaces the first backend's

@@ -8,20 +8,6 @@ DEPLOY="$ROOT/scripts/deploy"
 DB=$(seeded_database)
 export DATABASE_URL="sqlite://$DB"
 
-skip() {
-	TAP_COUNT=$((TAP_COUNT + 1))
-	echo "ok $TAP_COUNT # skip $*"
-}
-fcgi_get() { # SOCKET URI
-	env -i REQUEST_METHOD=GET REQUEST_URI="$2" cgi-fcgi -bind -connect "$1"
-}
-wait_for_log() { # FILE TEXT
-	for _ in $(seq 50); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # activate PID SOCKET COMMAND...: what systemd does for a .socket unit, in
 # perl: listen on SOCKET, put the listener on fd 3, set LISTEN_FDS=1 and

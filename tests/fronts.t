@@ -168,15 +168,10 @@ for kind in $FRONTS; do
 done
 kill -TERM "$SUPERVISOR"
 
-PORT=$(free_port) || bail_out "no free port"
-LOG="$TEST_TMP/fronts-tcp.log"
-"$RESPONDER" --listen "127.0.0.1:$PORT" --workers 2 >/dev/null 2>"$LOG" &
-SUPERVISOR=$!
-on_exit "kill -STOP $SUPERVISOR; pkill -KILL -P $SUPERVISOR; kill -KILL $SUPERVISOR"
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
+start_tcp_responder fronts-tcp --workers 2
 wait_for_children 2 || bail_out "no TCP workers started"
 for kind in $FRONTS; do
-	front_checks "$kind" tcp "127.0.0.1:$PORT" reuse
+	front_checks "$kind" tcp "$ADDRESS" reuse
 done
 
 done_testing

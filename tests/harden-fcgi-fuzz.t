@@ -24,12 +24,9 @@ status=$?
 while read -r line; do diag "$line"; done <"$TEST_TMP/fuzz.out"
 is "$status" 0 "$CASES malformed cases (seed $SEED): every control request in between was answered 200"
 
-fcgi_get() { # URI
-	env -i REQUEST_METHOD=GET REQUEST_URI="$1" SCRIPT_NAME="$1" timeout 10 cgi-fcgi -bind -connect "$SOCKET"
-}
-out=$(fcgi_get /)
+out=$(fcgi_get "$SOCKET" /)
 like "$out" $'^Status: 200 OK\r\n.*\\{"message":"Hello, World!"\\}$' "afterwards, cgi-fcgi GET / is answered"
-out=$(fcgi_get /orders)
+out=$(fcgi_get "$SOCKET" /orders)
 is "${out#*$'\r\n\r\n'}" "$(expected_orders_json "$DB" 100 1000)" "and GET /orders in full"
 check "the supervisor is the same process (pid $SUPERVISOR, same start time)" \
 	test "$(awk '{ print $22 }' "/proc/$SUPERVISOR/stat" 2>/dev/null)" == "$started"

@@ -6,20 +6,6 @@ PEER="$ROOT/tests/lib/fcgi-peer"
 DB=$(seeded_database)
 export DATABASE_URL="sqlite://$DB"
 
-wait_for_log() { # REGEX: up to 10 s
-	for _ in $(seq 200); do
-		grep -qE "$1" "$LOG" && return 0
-		sleep 0.05
-	done
-	return 1
-}
-# fcgi_get URI: the responder's whole answer, as cgi-fcgi prints it.
-fcgi_get() {
-	local query=""
-	[[ "$1" == *\?* ]] && query=${1#*\?}
-	env -i REQUEST_METHOD=GET REQUEST_URI="$1" SCRIPT_NAME="${1%%\?*}" QUERY_STRING="$query" \
-		timeout 10 cgi-fcgi -bind -connect "$SOCKET"
-}
 replaced() { # OLD-WORKER: up to 10 s for another one to take its place
 	local now
 	for _ in $(seq 200); do
@@ -30,7 +16,7 @@ replaced() { # OLD-WORKER: up to 10 s for another one to take its place
 	return 1
 }
 served_ok() { # URI
-	[[ "$(fcgi_get "$1" | head -n1)" == $'Status: 200 OK\r' ]]
+	[[ "$(fcgi_get "$SOCKET" "$1" | head -n1)" == $'Status: 200 OK\r' ]]
 }
 
 # --max-requests: a worker leaves after N requests and a new one takes
@@ -66,7 +52,7 @@ while ((${#killed[@]} < 6 && SECONDS < deadline)); do
 	done
 	sleep 0.01
 done
-wait_for_log '\(5 in a row\)' || true
+wait_for_log "$LOG" '\(5 in a row\)' || true
 mapfile -t backoff < <(grep -oE '\([0-9]+ in a row\); restarting in [0-9]+ ms' "$LOG")
 diag "back-off log: ${backoff[*]}"
 is "$(grep -c 'killed by signal 9 (Killed); restarting it' "$LOG")" 1 \
@@ -124,9 +110,9 @@ worker=$(children)
 locker=$!
 on_exit "kill $locker"
 sleep 0.3
-fcgi_get '/orders?limit=7' >/dev/null
+fcgi_get "$SOCKET" '/orders?limit=7' >/dev/null
 check "a worker stuck in one request past --request-timeout: the log names it and the request" \
-	wait_for_log "worker $worker exceeded --request-timeout 1 s in one request, replacing it: GET /orders\\?limit=7"
+	wait_for_log "$LOG" "worker $worker exceeded --request-timeout 1 s in one request, replacing it: GET /orders\\?limit=7"
 check "it is replaced" replaced "$worker"
 wait "$locker"
 check "and the next request is served" served_ok /
@@ -136,7 +122,7 @@ is "$(grep -c "killed by signal" "$LOG")" 1 "its death is logged once more by th
 start_responder reload --workers 2
 wait_for_children 2 || bail_out "no workers started"
 before=$(children | tr '\n' ' ')
-(for _ in $(seq 300); do fcgi_get / | head -n1; done >"$TEST_TMP/reload.statuses") &
+(for _ in $(seq 300); do fcgi_get "$SOCKET" / | head -n1; done >"$TEST_TMP/reload.statuses") &
 loop=$!
 sleep 0.5
 kill -HUP "$SUPERVISOR"

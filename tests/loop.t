@@ -18,11 +18,8 @@ body_of() { # FILE: the body after the CGI head
 millis() {
 	date +%s%3N
 }
-fcgi_get_at() { # ADDRESS URI: the whole answer, as cgi-fcgi prints it
-	env -i REQUEST_METHOD=GET REQUEST_URI="$2" SCRIPT_NAME="$2" timeout 10 cgi-fcgi -bind -connect "$1"
-}
 served_at() { # ADDRESS: GET / answered 200
-	[[ "$(fcgi_get_at "$1" / | head -n1)" == $'Status: 200 OK\r' ]]
+	[[ "$(fcgi_get "$1" / | head -n1)" == $'Status: 200 OK\r' ]]
 }
 no_worker_replaced() {
 	! grep -qE 'replacing it|killed by signal|exited with status' "$LOG"
@@ -78,7 +75,7 @@ protocol_checks() { # ADDRESS LABEL
 	is "$(cat "$TEST_TMP/held-$label" 2>/dev/null)" 2000 "$label: 2,000 idle connections are open"
 	local started elapsed
 	started=$(millis)
-	out=$(fcgi_get_at "$address" /orders)
+	out=$(fcgi_get "$address" /orders)
 	elapsed=$(($(millis) - started))
 	is "${out#*$'\r\n\r\n'}" "$ORDERS" "$label: with them held, GET /orders is answered"
 	check "$label: ... within 1 s ($elapsed ms)" test "$elapsed" -lt 1000
@@ -113,16 +110,10 @@ protocol_checks "$SOCKET" unix
 is "$(children | tr '\n' ' ')" "$before" "unix: the same workers served it all ($before)"
 check "unix: no worker was replaced" no_worker_replaced
 
-PORT=$(free_port) || bail_out "no free port"
-LOG="$TEST_TMP/tcp.log"
-"$RESPONDER" --listen "127.0.0.1:$PORT" --workers $WORKERS --max-connections $CAP --request-timeout 3 \
-	--keepalive-timeout 2 >/dev/null 2>"$LOG" &
-SUPERVISOR=$!
-on_exit "kill -STOP $SUPERVISOR; pkill -KILL -P $SUPERVISOR; kill -KILL $SUPERVISOR"
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
+start_tcp_responder tcp --workers $WORKERS --max-connections $CAP --request-timeout 3 --keepalive-timeout 2
 wait_for_children $WORKERS || bail_out "no TCP workers started"
 before=$(children | tr '\n' ' ')
-protocol_checks "127.0.0.1:$PORT" tcp
+protocol_checks "$ADDRESS" tcp
 is "$(children | tr '\n' ' ')" "$before" "tcp: the same workers served it all ($before)"
 check "tcp: no worker was replaced" no_worker_replaced
 

@@ -37,17 +37,11 @@ is "$?" 2 "--workers 0 is refused"
 like "$("$RESPONDER" --help)" "--listen ADDR" "--help lists the flags"
 
 # --listen: the responder binds its own socket; cgi-fcgi plays the web server.
-fcgi_get() { # ADDRESS URI
-	local query=""
-	[[ "$2" == *\?* ]] && query=${2#*\?}
-	env -i REQUEST_METHOD=GET REQUEST_URI="$2" SCRIPT_NAME="${2%%\?*}" QUERY_STRING="$query" \
-		cgi-fcgi -bind -connect "$1"
-}
 socket="$TEST_TMP/webapi.sock"
 "$RESPONDER" --listen "$socket" --workers 2 2>"$TEST_TMP/unix.log" &
 unix_pid=$!
 on_exit "kill -KILL $unix_pid"
-for _ in $(seq 50); do [[ -S "$socket" ]] && break; sleep 0.1; done
+wait_for_socket "$socket"
 is "$(stat -c %a "$socket")" 660 "the unix socket is mode 0660"
 out=$(fcgi_get "$socket" /)
 like "$out" $'Status: 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n\\{"message":"Hello, World!"\\}$' \

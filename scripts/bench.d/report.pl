@@ -114,13 +114,6 @@ sub round {
 	return 0 + sprintf("%.${places}f", $value);
 }
 
-sub mask_url {
-	my ($url) = @_;
-	$url =~ s{(://[^:/@]*:)[^@]*@}{$1***@};
-	$url =~ s{(password=)\S+}{$1***};
-	return $url;
-}
-
 sub database_kind {
 	my ($url) = @_;
 	return 'sqlite' if $url =~ m{^sqlite://};
@@ -222,7 +215,7 @@ sub endpoint_markdown {
 	my $command = "wrk -t $meta->{threads} -c $meta->{connections} -d $meta->{duration} --latency $url";
 	my $static_url = "http://127.0.0.1:$meta->{static_port}$e->{path}";
 	my $mem_pct = $meta->{mem_total_kib} ? sprintf('%.2f%%', 100 * $res->{pss_kib} / $meta->{mem_total_kib}) : 'n/a';
-	my $database = mask_url($meta->{database_url});
+	my $database = $meta->{database_url};
 	my $errors = sub {
 		my ($r) = @_;
 		return "$r->{non2xx} non-2xx/3xx; socket: connect $r->{connect}, read $r->{read}, write $r->{write}, timeout $r->{timeout}";
@@ -394,7 +387,7 @@ sub report_run {
 		workers => 0 + $meta->{workers},
 		backends => 0 + $meta->{backends},
 		database => database_kind($meta->{database_url}),
-		database_url => mask_url($meta->{database_url}),
+		database_url => $meta->{database_url},
 		port => 0 + $meta->{port},
 		cpus => 0 + $meta->{cpus},
 		front => $meta->{front} // 'lighttpd',

@@ -1,5 +1,5 @@
-/* fuzz_dsn.c: libFuzzer target for db_config_parse and dsn_mask_password (dsn.c): DATABASE_URL in any shape, and no
- * password in what gets logged. */
+/* fuzz_dsn.c: libFuzzer target for db_config_parse (dsn.c) and pgsql_conninfo_describe (pgsql_conninfo.c): DATABASE_URL
+ * in any shape, and no password in what gets logged. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "dsn.h"
+#include "pgsql_conninfo.h"
 
 /* Each 0x01 byte of the input becomes this password-like word, so the
  * fuzzer can place a password anywhere without guessing one. It shares no
@@ -20,6 +21,15 @@ static size_t count_occurrences(const char *text, const char *word)
 	size_t count = 0;
 
 	for (const char *at = strstr(text, word); at != NULL; at = strstr(at + 1, word))
+		count++;
+	return count;
+}
+
+static size_t count_in(const char *start, const char *end, const char *word)
+{
+	size_t count = 0;
+
+	for (const char *at = strstr(start, word); at != NULL && at + strlen(word) <= end; at = strstr(at + 1, word))
 		count++;
 	return count;
 }
@@ -44,15 +54,40 @@ static char *libpq_password(const char *url)
 	return password;
 }
 
-/* When libpq finds SECRET as the password and the input spells it out
- * literally (no %-escape or backslash could spell it another way), the
- * masked text must hold fewer copies of SECRET than the input: the
- * password's own copy is gone. */
-static void check_masked(const char *url, const char *password, const char *masked)
+/* How many copies of SECRET a person put in a URI's password, which may
+ * hold '/', '@', '?', '#' or '%' unencoded: from the first ':' after
+ * "scheme://" (before any '/') to the last '@' of the whole string. libpq may read such a
+ * password as host, port or database; none of it may be shown. */
+static size_t secrets_in_intended_password(const char *url)
 {
-	if (password == NULL || strcmp(password, SECRET) != 0 || strpbrk(url, "%\\") != NULL)
-		return;
-	if (count_occurrences(masked, SECRET) >= count_occurrences(url, SECRET))
+	const char *authority = strstr(url, "://");
+	const char *last_at = strrchr(url, '@');
+
+	/* libpq reads anything else as a keyword string: no user info there. */
+	if (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0)
+		return 0;
+	if (last_at == NULL || last_at < authority)
+		return 0;
+	/* The user's ':' comes before any '/': "////u:x/@h" names no user. */
+	size_t before_slash = strcspn(authority + 3, "/");
+	const char *colon = memchr(authority + 3, ':', (size_t)(last_at - authority - 3));
+	if (colon == NULL || colon > authority + 3 + before_slash)
+		return 0;
+	return count_in(colon + 1, last_at, SECRET);
+}
+
+/* What the log shows (the description, or the reason for refusing url)
+ * holds no copy of SECRET that was a password: neither libpq's (spelled
+ * out literally, so no escape could spell it another way) nor the one a
+ * person meant. */
+static void check_shown(const char *url, const char *password, const char *shown)
+{
+	size_t in_url = count_occurrences(url, SECRET);
+	size_t in_shown = count_occurrences(shown, SECRET);
+
+	if (password != NULL && strcmp(password, SECRET) == 0 && in_shown >= in_url)
+		abort();
+	if (in_shown > in_url - secrets_in_intended_password(url))
 		abort();
 }
 
@@ -80,30 +115,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (memchr(config->target, '\0', sizeof config->target) == NULL ||
 		    memchr(config->masked, '\0', sizeof config->masked) == NULL)
 			abort();
-		if (config->kind == DB_POSTGRES && strcmp(config->target, url) != 0)
+		if (config->kind == DB_POSTGRES && (strcmp(config->target, url) != 0 || strstr(config->masked, SECRET)))
 			abort();
 		if (config->kind != DB_POSTGRES && config->kind != DB_SQLITE)
 			abort();
-		check_masked(url, password, config->masked);
 	} else if (result == -1) {
-		if (memchr(error, '\0', 512) == NULL)
+		/* The message names the scheme, and nothing after it. */
+		const char *scheme_end = strstr(url, "://");
+		size_t in_scheme = scheme_end != NULL ? count_in(url, scheme_end, SECRET) : 0;
+		if (memchr(error, '\0', 512) == NULL || count_occurrences(error, SECRET) > in_scheme)
 			abort();
-		check_masked(url, password, error); /* the message quotes the masked URL */
 	} else {
 		abort();
 	}
 
-	/* Masking into a buffer of the exact size the first byte picks:
-	 * truncated, it still ends with a NUL and still hides the password. */
-	size_t out_size = size > 0 ? 1 + data[0] % 96 : 1;
-	char *out = malloc(out_size);
-	dsn_mask_password(url, out, out_size);
-	if (memchr(out, '\0', out_size) == NULL)
+	/* Into a buffer of the exact size the first byte picks: truncated, it
+	 * still ends with a NUL and still hides the password. */
+	size_t shown_size = size > 0 ? 1 + data[0] % 200 : 1;
+	char *shown = malloc(shown_size);
+	char *kept = NULL;
+	int described = pgsql_conninfo_describe(url, shown, shown_size, &kept);
+	if (memchr(shown, '\0', shown_size) == NULL)
 		abort();
-	if (password != NULL && strcmp(password, SECRET) == 0 && strpbrk(url, "%\\") == NULL &&
-	    count_occurrences(url, SECRET) == 1 && strstr(out, SECRET) != NULL)
+	if (described == 0 && (password == NULL) != (kept == NULL))
 		abort();
-	free(out);
+	check_shown(url, password, shown);
+	free(kept);
+	free(shown);
 	free(password);
 	free(error);
 	free(config);

@@ -122,12 +122,59 @@ start_responder() {
 	SUPERVISOR=$!
 	# Stopped first, it cannot fork a replacement for a worker killed here.
 	on_exit "kill -STOP $SUPERVISOR; pkill -KILL -P $SUPERVISOR; kill -KILL $SUPERVISOR"
-	for _ in $(seq 100); do
-		[[ -S "$SOCKET" ]] && return 0
-		sleep 0.05
-	done
+	wait_for_socket "$SOCKET" && return 0
 	bail_out "the responder did not create $SOCKET: $(cat "$LOG")"
 }
+# start_tcp_responder NAME FLAGS...: the same on a free TCP port of
+# 127.0.0.1; sets PORT (and ADDRESS, 127.0.0.1:PORT), LOG and SUPERVISOR.
+start_tcp_responder() {
+	local name=$1
+	shift
+	PORT=$(free_port) || bail_out "no free port"
+	ADDRESS="127.0.0.1:$PORT"
+	LOG="$TEST_TMP/$name.log"
+	"$RESPONDER" --listen "$ADDRESS" "$@" >/dev/null 2>"$LOG" &
+	SUPERVISOR=$!
+	on_exit "kill -STOP $SUPERVISOR; pkill -KILL -P $SUPERVISOR; kill -KILL $SUPERVISOR"
+	wait_for_port 127.0.0.1 "$PORT" && return 0
+	bail_out "the responder did not listen on $ADDRESS: $(cat "$LOG")"
+}
+# fcgi_get ADDRESS URI: GET URI over FastCGI with cgi-fcgi (a unix socket
+# path or HOST:PORT); prints the CGI response, at most 10 s.
+fcgi_get() {
+	local query=""
+	[[ "$2" == *\?* ]] && query=${2#*\?}
+	env -i REQUEST_METHOD=GET REQUEST_URI="$2" SCRIPT_NAME="${2%%\?*}" QUERY_STRING="$query" \
+		timeout 10 cgi-fcgi -bind -connect "$1"
+}
+
+# wait_for_socket PATH: up to 5 s for a unix socket to appear.
+wait_for_socket() {
+	for _ in $(seq 50); do
+		[[ -S "$1" ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_for_port HOST PORT: up to 5 s for something to accept connections there.
+wait_for_port() {
+	for _ in $(seq 50); do
+		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_for_log FILE REGEX: up to 10 s for a line matching REGEX in FILE.
+wait_for_log() {
+	for _ in $(seq 100); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 children() {
 	pgrep -P "$SUPERVISOR" | sort
 }

@@ -1,22 +1,4 @@
-# fronts.sh: what the deploy tests share to put a web server in front of responders: waiting for sockets and ports, and nginx in a temp dir.
-
-# wait_for_port HOST PORT: up to 5 s for something to accept connections there.
-wait_for_port() {
-	for _ in $(seq 50); do
-		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# wait_for_socket PATH: up to 5 s for a unix socket to appear.
-wait_for_socket() {
-	for _ in $(seq 50); do
-		[[ -S "$1" ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# fronts.sh: what the deploy tests share to put a web server in front of responders: nginx in a temp dir.
 
 # start_nginx DIR PORT [USER]: nginx serving DIR/site.conf (a server block
 # listening on 127.0.0.1:PORT, e.g. from scripts/deploy/nginx.conf) with the

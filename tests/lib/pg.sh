@@ -51,21 +51,6 @@ _pg_as_owner() {
 	fi
 }
 
-# A port in a random range that nothing on 127.0.0.1 accepts connections on.
-_pg_free_port() {
-	local tries port
-	for ((tries = 0; tries < 100; tries++)); do
-		# Below the ephemeral ports, as free_port in tests/lib/common.sh explains.
-		port=$((20000 + RANDOM % 12000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return 0
-		fi
-	done
-	echo "pg.sh: no free TCP port found on 127.0.0.1" >&2
-	return 1
-}
-
 _pg_show_log() {
 	local log=$PG_TEST_DIR/server.log
 	if [ -f "$log" ]; then
@@ -110,7 +95,11 @@ pg_start() {
 		echo "pg.sh: pg_start: the server user cannot write $PG_TEST_DIR (set TMPDIR to a world-searchable directory)" >&2
 		return 1
 	fi
-	PG_TEST_PORT=$(_pg_free_port) || return 1
+	# free_port: tests/lib/common.sh, sourced first by every test.
+	PG_TEST_PORT=$(free_port) || {
+		echo "pg.sh: no free TCP port found on 127.0.0.1" >&2
+		return 1
+	}
 	export PG_TEST_PORT
 
 	if ! _pg_as_owner "$_pg_bindir/initdb" -D "$PG_TEST_DIR/data" -U postgres -E UTF8 --no-sync \

@@ -34,5 +34,11 @@ int main(void)
 	IS_STRING(iso(""), "(rejected)", "empty text is refused");
 	IS_STRING(iso("1700000000"), "(rejected)", "epoch numbers are refused");
 	IS_STRING(iso("2026-1O-15 03:37:37"), "(rejected)", "a letter among the digits is refused");
+	IS_STRING(iso("2026-13-45 99:99:99"), "(rejected)", "a month, day and time out of range are refused");
+	IS_STRING(iso("2026-02-29 00:00:00"), "(rejected)", "February 29 of a common year is refused");
+	IS_STRING(iso("2028-02-29 23:59:59"), "2028-02-29T23:59:59.000Z", "February 29 of a leap year is served");
+	IS_STRING(iso("2026-04-31 00:00:00"), "(rejected)", "April 31 is refused");
+	IS_STRING(iso("2026-04-30 24:00:00"), "(rejected)", "hour 24 is refused");
+	IS_STRING(iso("2026-04-30 23:59:60"), "(rejected)", "second 60 is refused");
 	DONE_TESTING();
 }
