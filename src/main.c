@@ -16,8 +16,14 @@
 #include "supervisor.h"
 #include "worker.h"
 
+/* The Makefile compiles in the checkout's data/orders.db for build/ and
+ * STATEDIR/orders.db for the installed binary, with the command that
+ * creates each. */
 #ifndef DEFAULT_DATABASE_PATH
 #define DEFAULT_DATABASE_PATH "data/orders.db"
+#endif
+#ifndef SEED_COMMAND
+#define SEED_COMMAND "scripts/seed-db"
 #endif
 
 #define DEFAULT_USER "www-data"
@@ -186,7 +192,7 @@ int main(int argc, char **argv)
 	/* A clear startup error naming the file, before any socket or worker. */
 	if (options.database.kind == DB_SQLITE && access(options.database.target, R_OK) != 0) {
 		log_line("cannot read database %s: %s%s", options.database.target, strerror(errno),
-			 errno == ENOENT ? " (create it with scripts/seed-db)" : "");
+			 errno == ENOENT ? " (create it with " SEED_COMMAND ")" : "");
 		exit_code = 1;
 		goto done;
 	}
