@@ -142,7 +142,7 @@ INSTALLED_FILES := $(SBINDIR)/webapi-fcgi $(SBINDIR)/webapi-fcgi-seed-db \
 	$(SYSCONFDIR)/default/webapi-fcgi $(SYSCONFDIR)/lighttpd/conf-available/15-webapi-fcgi.conf \
 	$(SYSCONFDIR)/nginx/snippets/webapi-fcgi.conf $(UNITDIR)/webapi-fcgi.service $(UNITDIR)/webapi-fcgi.socket
 # DESTDIR may hold anything (it is only where the files are staged).
-UNSAFE_DIRS := $(foreach dir,PREFIX SBINDIR PKGLIBDIR MANDIR SYSCONFDIR STATEDIR UNITDIR,$(if $(or $(word 2,$($(dir))),$(findstring ',$($(dir))),$(findstring ",$($(dir)))),$(dir)))
+UNSAFE_DIRS := $(strip $(foreach dir,PREFIX SBINDIR PKGLIBDIR MANDIR SYSCONFDIR STATEDIR UNITDIR,$(if $(or $(word 2,$($(dir))),$(findstring ',$($(dir))),$(findstring ",$($(dir)))),$(dir))))
 
 install: all
 	$(if $(UNSAFE_DIRS),@echo "make install: $(UNSAFE_DIRS) must hold no space or quote: lighttpd's bin-path and systemd's ExecStart would split the path" >&2; exit 1)
