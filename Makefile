@@ -113,10 +113,10 @@ unit: $(UNIT_TESTS)
 
 # The contributor's loop: no root, no server, well under a minute. The unit
 # tests, the fuzzers replaying their corpora (no fuzzing), and every
-# endpoint and error in CGI mode.
+# endpoint and error in CGI mode, the man pages against --help.
 check:
 	@$(MAKE) --no-print-directory WERROR=-Werror all $(UNIT_TESTS) fuzzers
-	@tests/run $(UNIT_TESTS) tests/corpus.t tests/cgi.t
+	@tests/run $(UNIT_TESTS) tests/corpus.t tests/cgi.t tests/manual.t
 
 test:
 	@scripts/install-deps test

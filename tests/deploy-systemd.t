@@ -8,10 +8,6 @@ DEPLOY="$ROOT/scripts/deploy"
 DB=$(seeded_database)
 export DATABASE_URL="sqlite://$DB"
 
-skip() {
-	TAP_COUNT=$((TAP_COUNT + 1))
-	echo "ok $TAP_COUNT # skip $*"
-}
 fcgi_get() { # SOCKET URI
 	env -i REQUEST_METHOD=GET REQUEST_URI="$2" cgi-fcgi -bind -connect "$1"
 }
