@@ -90,12 +90,12 @@ $(BUILD)/seed-orders: src/tools/seed_orders.c $(BUILD)/flags | $(BUILD)
 	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBRARY_OBJECTS) | $(BUILD)/tests
-	$(CC) $(WARNINGS) $(DEPFLAGS) $(CPPFLAGS) $(CFLAGS) -Isrc $< $(LIBRARY_OBJECTS) $(LDLIBS) -o $@
+	$(CC) $(WARNINGS) $(DEPFLAGS) -MF $(BUILD)/obj/$*.d -MT $@ $(CPPFLAGS) $(CFLAGS) -Isrc $< $(LIBRARY_OBJECTS) $(LDLIBS) -o $@
 
 $(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/installed:
 	mkdir -p $@
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/obj/*.d)
 
 $(DATABASE): | $(BUILD)/seed-orders
 	scripts/seed-db $@
