@@ -71,6 +71,14 @@ is "$?" 0 "make install PREFIX=$prefix"
 is "$?" 0 "the installed webapi-fcgi-seed-db creates the default database"
 installed_db="$prefix/var/lib/webapi-fcgi/orders.db"
 is "$(cat "$TEST_TMP/seed.log")" "seed-db: $installed_db: 10000 orders" "at PREFIX/var/lib/webapi-fcgi/orders.db"
+# The installed units name the installed responder, which verify wants to exist.
+if command -v systemd-analyze >/dev/null; then
+	out=$(cd "$prefix/lib/systemd/system" &&
+		systemd-analyze verify --man=no ./webapi-fcgi.socket ./webapi-fcgi.service 2>&1)
+	is "$?:$out" "0:" "systemd-analyze verify: the installed socket and service units parse, with no warning"
+else
+	skip "systemd-analyze is not installed (Debian package systemd)"
+fi
 mv "$SRC" "$SRC.away"
 on_exit "[ -d '$SRC.away' ] && mv '$SRC.away' '$SRC'"
 
