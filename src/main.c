@@ -18,8 +18,14 @@
 #include "supervisor.h"
 #include "worker.h"
 
+/* The Makefile compiles in the checkout's data/orders.db for build/ and
+ * STATEDIR/orders.db for the installed binary, with the command that
+ * creates each. */
 #ifndef DEFAULT_DATABASE_PATH
 #define DEFAULT_DATABASE_PATH "data/orders.db"
+#endif
+#ifndef SEED_COMMAND
+#define SEED_COMMAND "scripts/seed-db"
 #endif
 
 /* Longer than the idle time of the fronts' own pools (nginx's upstream

@@ -14,27 +14,43 @@ struct store {
 	void *handle;
 };
 
-/* A backend built as a plugin beside the executable (build/), loaded
- * only by a process that uses it: see PLUGIN_SOURCES in the Makefile. */
+/* A backend built as a plugin, loaded only by a process that uses it (see
+ * PLUGIN_SOURCES in the Makefile). It is looked for relative to the
+ * executable, so neither a checkout nor an installed tree (make install,
+ * DESTDIR, the Debian package) depends on a path compiled in: beside it in
+ * build/, then in ../lib/webapi-fcgi/ from sbin/. */
+static const char *const plugin_directories[] = {"", "../lib/webapi-fcgi/"};
+
 static const struct store_backend *load_plugin(const char *file, const char *symbol, char *error, size_t error_size)
 {
+	char executable[PATH_MAX];
 	char path[PATH_MAX];
-	ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
+	ssize_t length = readlink("/proc/self/exe", executable, sizeof executable - 1);
 
 	if (length < 0) {
 		snprintf(error, error_size, "cannot find the executable's directory: readlink /proc/self/exe: %s",
 			 strerror(errno));
 		return NULL;
 	}
-	path[length] = '\0';
-	char *slash = strrchr(path, '/');
-	size_t file_length = strlen(file);
-	if (slash == NULL || (size_t)(slash + 1 - path) + file_length >= sizeof path) {
-		snprintf(error, error_size, "cannot place %s beside %s", file, path);
+	executable[length] = '\0';
+	char *slash = strrchr(executable, '/');
+	if (slash == NULL) {
+		snprintf(error, error_size, "cannot place %s beside %s", file, executable);
 		return NULL;
 	}
-	memcpy(slash + 1, file, file_length + 1);
-	/* Never closed: the backend lives as long as the process. */
+	slash[1] = '\0';
+	path[0] = '\0';
+	for (size_t i = 0; i < sizeof plugin_directories / sizeof plugin_directories[0]; i++) {
+		int written = snprintf(path, sizeof path, "%s%s%s", executable, plugin_directories[i], file);
+		if (written < 0 || (size_t)written >= sizeof path) {
+			snprintf(error, error_size, "cannot place %s beside %s", file, executable);
+			return NULL;
+		}
+		if (access(path, F_OK) == 0)
+			break;
+	}
+	/* Never closed: the backend lives as long as the process. The last
+	 * candidate's path, when none exists, makes dlerror() name it. */
 	void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (library == NULL) {
 		snprintf(error, error_size, "cannot load the store plugin: %s", dlerror());

@@ -40,6 +40,16 @@ free_port() {
 	return 1
 }
 
+# copy_checkout DIR: this checkout's files as a clone would have them, with
+# the uncommitted changes (tracked and new files; nothing git ignores, so no
+# build/ and no data/). For tests that build, install or package a copy
+# and must leave the checkout as it was.
+copy_checkout() {
+	mkdir -p "$1" || return 1
+	(cd "$ROOT" && git ls-files -z --cached --others --exclude-standard |
+		tar --null --ignore-failed-read -T - -cf -) | tar -C "$1" -xf -
+}
+
 # seeded_database: path of a fresh embedded database with the contract's rows.
 seeded_database() {
 	local path="$TEST_TMP/orders-$RANDOM.db"

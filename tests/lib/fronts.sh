@@ -12,21 +12,21 @@ start_nginx() {
 	# nginx-light lacks some modules; naming the temp path of a missing one is an error.
 	for module in uwsgi scgi; do
 		nginx -V 2>&1 | grep -q "without-http_${module}_module" ||
-			temp_paths+="${module}_temp_path $dir/temp/$module;"$'\n'
+			temp_paths+="${module}_temp_path \"$dir/temp/$module\";"$'\n'
 	done
 	cat >"$dir/nginx.conf" <<NGINX
 $user_line
 worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
+pid "$dir/nginx.pid";
+error_log "$dir/error.log";
 events { worker_connections 256; }
 http {
 	access_log off;
-	client_body_temp_path $dir/temp/body;
-	fastcgi_temp_path $dir/temp/fastcgi;
-	proxy_temp_path $dir/temp/proxy;
+	client_body_temp_path "$dir/temp/body";
+	fastcgi_temp_path "$dir/temp/fastcgi";
+	proxy_temp_path "$dir/temp/proxy";
 	$temp_paths
-	include $dir/site.conf;
+	include "$dir/site.conf";
 }
 NGINX
 	nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' >>"$dir/error.log" 2>&1 </dev/null &
