@@ -20,9 +20,12 @@
 
 /* The bytes of a connection looked at before libfcgi is given it. A
  * request is a BEGIN_REQUEST, its parameters (about 1 KiB from lighttpd
- * and nginx) and its body; one larger than this is handed over when this
- * much has come, and libfcgi reads the rest with the receive timeout. */
-#define INPUT_WINDOW (64 * 1024)
+ * and nginx) and its body; one larger than this is handed over once this
+ * much of it has come, and libfcgi reads the rest as it comes, each read
+ * bounded by the receive timeout. It cannot wait for the whole of a large
+ * request: a unix socket holds as little as 48 KiB of a sender's writes,
+ * and the sender then waits for it to be read. */
+#define INPUT_WINDOW (16 * 1024)
 /* Events taken per epoll_wait, and connections accepted per wake-up, so
  * that a burst of new connections cannot starve the ones already held. */
 #define EVENTS_PER_WAIT 64
@@ -148,9 +151,12 @@ static void close_connection(struct loop *loop, struct connection *connection)
 	forget_connection(loop, connection);
 }
 
+/* Edge-triggered: the loop only peeks, so the waiting bytes stay in the
+ * socket, and a level-triggered set would report them again at once,
+ * forever; each new arrival is an edge. */
 static int register_connection(struct loop *loop, struct connection *connection)
 {
-	struct epoll_event event = {.events = EPOLLIN, .data.fd = connection->fd};
+	struct epoll_event event = {.events = EPOLLIN | EPOLLET, .data.fd = connection->fd};
 
 	if (connection->registered)
 		return 0;
@@ -223,7 +229,8 @@ static int answer_request(struct loop *loop, struct connection *connection, int 
 
 /* A request larger than the input window goes to libfcgi once the window
  * is full; its blocking reads of the rest get what is left of the
- * request's deadline, at least a second. */
+ * request's deadline, at least a second, and the watchdog ends a worker
+ * still in it past --request-timeout. */
 static int answer_oversized_request(struct loop *loop, struct connection *connection, loop_serve_fn serve,
 				    void *context)
 {

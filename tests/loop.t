@@ -21,6 +21,14 @@ millis() {
 served_at() { # ADDRESS: GET / answered 200
 	[[ "$(fcgi_get "$1" / | head -n1)" == $'Status: 200 OK\r' ]]
 }
+workers_cpu_ticks() { # user and system time of the workers so far
+	local pid total=0 fields
+	for pid in $(children); do
+		read -r -a fields <<<"$(sed 's/.*) //' "/proc/$pid/stat")"
+		total=$((total + fields[11] + fields[12]))
+	done
+	echo "$total"
+}
 no_worker_replaced() {
 	! grep -qE 'replacing it|killed by signal|exited with status' "$LOG"
 }
@@ -84,6 +92,8 @@ protocol_checks() { # ADDRESS LABEL
 
 	# A slowloris: a request at one byte a second is cut at its deadline
 	# (--request-timeout 3) while requests from others flow.
+	local cpu_before
+	cpu_before=$(workers_cpu_ticks)
 	"$PEER" "$address" get /orders trickle 1 >"$TEST_TMP/slow-$label" &
 	local slow=$! answered=0 sent=0
 	on_exit "kill $slow"
@@ -98,6 +108,9 @@ protocol_checks() { # ADDRESS LABEL
 	check "$label: ... at its deadline of 3 s, not before, not long after (${seconds:-?} s)" \
 		test "${seconds:-0}" -ge 2 -a "${seconds:-99}" -le 6
 	is "$answered" "$sent" "$label: all $sent requests made meanwhile were answered"
+	local ticks=$(($(workers_cpu_ticks) - cpu_before))
+	check "$label: ... and the workers did not spin on the waiting bytes ($ticks ticks of CPU in 3 s)" \
+		test "$ticks" -lt 100
 }
 
 WORKERS=2
