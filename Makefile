@@ -84,13 +84,14 @@ $(BUILD)/webapi-fcgi: $(BUILD)/obj/main.o $(LIBRARY_OBJECTS)
 $(BUILD)/installed/webapi-fcgi: $(BUILD)/obj/main-installed.o $(LIBRARY_OBJECTS) | $(BUILD)/installed
 	$(CC) $(CFLAGS) $(LDFLAGS) $(EXPORTED_TO_PLUGIN) $^ $(LDLIBS) -o $@
 
-$(BUILD)/webapi-store-pgsql.so: $(PLUGIN_SOURCES) $(BUILD)/flags | $(BUILD)/obj
+# Two sources into one file: -MMD would keep the second one's headers only.
+$(BUILD)/webapi-store-pgsql.so: $(PLUGIN_SOURCES) $(HEADERS) $(BUILD)/flags | $(BUILD)/obj
 	@pkg-config --exists libpq || { echo "make: pkg-config does not find libpq: apt-get install libpq-dev pkg-config" >&2; exit 1; }
 	$(CC) $(WARNINGS) $(DEPFLAGS) -MF $(BUILD)/obj/store_pgsql.d -MT $@ $(CPPFLAGS) $(PQ_CFLAGS) $(CFLAGS) -fPIC -shared $(PLUGIN_SOURCES) $(LDFLAGS) $(PQ_LIBS) -o $@
 
 # How scripts/seed-db and scripts/bench show a PostgreSQL URL: the plugin's
 # own masking (src/pgsql_conninfo.c), not a sed of their own.
-$(BUILD)/pgsql-describe: src/tools/pgsql_describe.c src/pgsql_conninfo.c $(BUILD)/flags | $(BUILD)/obj
+$(BUILD)/pgsql-describe: src/tools/pgsql_describe.c src/pgsql_conninfo.c $(HEADERS) $(BUILD)/flags | $(BUILD)/obj
 	$(CC) $(WARNINGS) $(DEPFLAGS) -MF $(BUILD)/obj/pgsql_describe.d -MT $@ $(CPPFLAGS) $(PQ_CFLAGS) $(CFLAGS) -Isrc $< src/pgsql_conninfo.c $(LDFLAGS) $(PQ_LIBS) -o $@
 
 $(BUILD)/seed-orders: src/tools/seed_orders.c $(BUILD)/flags | $(BUILD)
@@ -100,7 +101,7 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBRARY_OBJECTS) | $(BUILD)/
 	$(CC) $(WARNINGS) $(DEPFLAGS) -MF $(BUILD)/obj/$*.d -MT $@ $(CPPFLAGS) $(CFLAGS) -Isrc $< $(LIBRARY_OBJECTS) $(LDLIBS) -o $@
 
 # The plugin's masking is tested with libpq, outside the library objects.
-$(BUILD)/tests/test_pgsql_conninfo: tests/unit/test_pgsql_conninfo.c tests/unit/tap.h src/pgsql_conninfo.c $(BUILD)/flags | $(BUILD)/tests
+$(BUILD)/tests/test_pgsql_conninfo: tests/unit/test_pgsql_conninfo.c tests/unit/tap.h src/pgsql_conninfo.c $(HEADERS) $(BUILD)/flags | $(BUILD)/tests
 	$(CC) $(WARNINGS) $(DEPFLAGS) -MF $(BUILD)/obj/test_pgsql_conninfo.d -MT $@ $(CPPFLAGS) $(PQ_CFLAGS) $(CFLAGS) -Isrc $< src/pgsql_conninfo.c $(PQ_LIBS) -o $@
 
 $(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/installed:

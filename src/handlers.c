@@ -240,17 +240,10 @@ static int resize_array_to_rows_used(struct orders_page_tree *tree)
 	return 0;
 }
 
-static void answer_orders(struct app *app, const char *query, struct http_response *response)
+/* The answer to /orders once the store has delivered the rows (or not). */
+static void orders_response(struct app *app, enum store_status status, struct http_response *response)
 {
-	struct order_page page;
-	char reason[128];
-
-	if (parse_page_query(query, &page, reason, sizeof reason) != 0) {
-		set_message_body(app, response, 400, "error", reason);
-		return;
-	}
-	app->orders.rows_used = 0;
-	switch (store_fetch_orders(app->store, &page, fill_order_slot, &app->orders)) {
+	switch (status) {
 	case STORE_OK:
 		break;
 	case STORE_UNAVAILABLE:
@@ -258,6 +251,7 @@ static void answer_orders(struct app *app, const char *query, struct http_respon
 		return;
 	case STORE_QUERY_FAILED:
 	case STORE_ROW_REJECTED:
+	case STORE_PENDING:
 		set_message_body(app, response, 500, "error", "database query failed");
 		return;
 	}
@@ -275,6 +269,106 @@ static void answer_orders(struct app *app, const char *query, struct http_respon
 	app->has_grown = response->body_length > RELEASE_AFTER_BODY_BYTES;
 }
 
+/* /health reads the orders table the way /orders does (one row), so a
+ * store that cannot serve /orders is not reported healthy. */
+static const struct order_page health_page = {.is_default = 0, .limit = 1, .offset = 0};
+
+static int ignore_row(void *context, const struct order_row *row)
+{
+	(void)context;
+	(void)row;
+	return 0;
+}
+
+static void health_response(struct app *app, enum store_status status, struct http_response *response)
+{
+	if (status == STORE_OK)
+		set_message_body(app, response, 200, "status", "ok");
+	else
+		set_message_body(app, response, 503, "status", "unavailable");
+}
+
+/* An /orders or /health answer that waits for the database. Results come
+ * one at a time (the worker's loop delivers one query's rows, then its
+ * end, before the next), so the one orders tree serves them all. */
+struct pending_fetch {
+	struct app *app;
+	struct app_reply *reply;
+	int is_head;
+	int is_health;
+	int rows_started;
+};
+
+static int pending_row(void *context, const struct order_row *row)
+{
+	struct pending_fetch *fetch = context;
+
+	if (fetch->is_health)
+		return 0;
+	if (!fetch->rows_started) {
+		fetch->app->orders.rows_used = 0;
+		fetch->rows_started = 1;
+	}
+	return fill_order_slot(&fetch->app->orders, row);
+}
+
+static void pending_done(void *context, enum store_status status)
+{
+	struct pending_fetch *fetch = context;
+	struct app_reply *reply = fetch->reply;
+	struct http_response response = {.is_head = fetch->is_head};
+
+	if (fetch->is_health) {
+		health_response(fetch->app, status, &response);
+	} else {
+		if (!fetch->rows_started)
+			fetch->app->orders.rows_used = 0;
+		orders_response(fetch->app, status, &response);
+	}
+	free(fetch);
+	reply->send(reply, &response);
+}
+
+/* Runs the page's query: at once on a synchronous store (or without a
+ * reply to wait on: CGI), else started, answered through reply. Returns
+ * 1 when response holds the answer, 0 when it will come through reply. */
+static int fetch_page(struct app *app, const struct route *route, const struct order_page *page,
+		      struct http_response *response, struct app_reply *reply)
+{
+	int is_health = route->endpoint == ENDPOINT_HEALTH;
+
+	if (reply != NULL && store_is_async(app->store)) {
+		struct pending_fetch *fetch = calloc(1, sizeof *fetch);
+		if (fetch == NULL) {
+			set_message_body(app, response, 500, "error", "out of memory");
+			return 1;
+		}
+		*fetch = (struct pending_fetch){app, reply, route->is_head, is_health, 0};
+		enum store_status status = store_start_orders(app->store, page, pending_row, pending_done, fetch);
+		if (status == STORE_PENDING)
+			return 0;
+		free(fetch);
+		if (is_health)
+			health_response(app, status, response);
+		else
+			orders_response(app, status, response);
+		return 1;
+	}
+	app->orders.rows_used = 0;
+	enum store_status status =
+	    store_fetch_orders(app->store, page, is_health ? ignore_row : fill_order_slot, &app->orders);
+	if (is_health)
+		health_response(app, status, response);
+	else
+		orders_response(app, status, response);
+	return 1;
+}
+
+struct store *app_store(struct app *app)
+{
+	return app->store;
+}
+
 void app_release_growth(struct app *app)
 {
 	if (!app->has_grown)
@@ -289,8 +383,11 @@ void app_release_growth(struct app *app)
 	malloc_trim(0);
 }
 
-void app_handle(struct app *app, const struct route *route, struct http_response *response)
+int app_handle(struct app *app, const struct route *route, struct http_response *response, struct app_reply *reply)
 {
+	struct order_page page;
+	char reason[128];
+
 	memset(response, 0, sizeof *response);
 	response->is_head = route->is_head;
 	switch (route->endpoint) {
@@ -298,23 +395,23 @@ void app_handle(struct app *app, const struct route *route, struct http_response
 		response->status = 200;
 		response->body = app->hello_body;
 		response->body_length = app->hello_length;
-		break;
+		return 1;
 	case ENDPOINT_ORDERS:
-		answer_orders(app, route->query, response);
-		break;
+		if (parse_page_query(route->query, &page, reason, sizeof reason) != 0) {
+			set_message_body(app, response, 400, "error", reason);
+			return 1;
+		}
+		return fetch_page(app, route, &page, response, reply);
 	case ENDPOINT_HEALTH:
-		if (store_ping(app->store) == STORE_OK)
-			set_message_body(app, response, 200, "status", "ok");
-		else
-			set_message_body(app, response, 503, "status", "unavailable");
-		break;
+		return fetch_page(app, route, &health_page, response, reply);
 	case ENDPOINT_NONE:
 		set_message_body(app, response, route->status, "error",
 				 route->status == 405   ? "method not allowed"
 				 : route->status == 400 ? "malformed request path"
 							: "not found");
-		break;
+		return 1;
 	}
+	return 1;
 }
 
 struct app *app_create(const struct db_config *config, char *error, size_t error_size)

@@ -6,6 +6,7 @@
 
 #include "dsn.h"
 #include "router.h"
+#include "store.h"
 
 struct http_response {
 	int status;
@@ -21,8 +22,20 @@ struct app;
 struct app *app_create(const struct db_config *config, char *error, size_t error_size);
 void app_destroy(struct app *app);
 
-/* Answers a routed request: the handlers see neither FastCGI nor CGI. */
-void app_handle(struct app *app, const struct route *route, struct http_response *response);
+/* Where an answer that waits for the database goes once it is ready:
+ * send is called once, with a response valid during the call. */
+struct app_reply {
+	void (*send)(struct app_reply *reply, const struct http_response *response);
+};
+
+/* Answers a routed request: the handlers see neither FastCGI nor CGI.
+ * Returns 1 with the answer in response; or, with a reply given and an
+ * asynchronous store (PostgreSQL in a worker's loop), 0: the answer comes
+ * later through reply->send. */
+int app_handle(struct app *app, const struct route *route, struct http_response *response, struct app_reply *reply);
+
+/* The store, for the worker's event loop to watch (store_wait). */
+struct store *app_store(struct app *app);
 
 /* Gives back the memory a huge response grew (json-c's buffers, malloc's
  * free memory); call it once that response is sent. Cheap otherwise. */

@@ -39,6 +39,7 @@ enum connection_state {
 	CONNECTION_FREE,
 	CONNECTION_WAITING,   /* no request started: new, or kept after an answer */
 	CONNECTION_RECEIVING, /* a request's records have started to come */
+	CONNECTION_ANSWERING, /* its request is read; the answer waits for the database */
 };
 
 struct connection {
@@ -47,6 +48,7 @@ struct connection {
 	enum connection_state state;
 	int registered; /* in the epoll set */
 	int answered;	/* has answered a request: a kept connection */
+	int keep;	/* the request being answered asked to keep the connection */
 	long long since_ms;
 	struct connection *previous, *next; /* in the list of its state, oldest first */
 };
@@ -63,7 +65,13 @@ struct loop {
 	struct connection *by_fd; /* indexed by descriptor */
 	int table_size;
 	int open_connections;
-	struct connection_list waiting, receiving;
+	struct connection_list waiting, receiving, answering;
+	loop_serve_fn serve;
+	void *serve_context;
+	struct loop_source source; /* the database's socket, when there is one */
+	int source_fd;		   /* as registered in the epoll set, or -1 */
+	unsigned source_events;
+	unsigned source_generation;
 	int listening;		   /* the listening socket is in the epoll set */
 	long long accept_paused_until; /* 0: not paused for lack of descriptors */
 	int stopping;
@@ -96,7 +104,16 @@ static void list_append(struct connection_list *list, struct connection *connect
 
 static struct connection_list *list_of(struct loop *loop, const struct connection *connection)
 {
-	return connection->state == CONNECTION_RECEIVING ? &loop->receiving : &loop->waiting;
+	switch (connection->state) {
+	case CONNECTION_RECEIVING:
+		return &loop->receiving;
+	case CONNECTION_ANSWERING:
+		return &loop->answering;
+	case CONNECTION_WAITING:
+	case CONNECTION_FREE:
+		break;
+	}
+	return &loop->waiting;
 }
 
 static void set_state(struct loop *loop, struct connection *connection, enum connection_state state, long long now)
@@ -183,15 +200,40 @@ static int consume(struct loop *loop, struct connection *connection, size_t leng
 	return read(connection->fd, loop->window, length) == (ssize_t)length ? 0 : -1;
 }
 
-/* A request waits whole in the socket (or fills the input window): libfcgi
- * reads it, the serve function answers it, and the connection is kept
- * only when the web server asked for it (FCGI_KEEP_CONN) and sent nothing
- * after the request (that would be in libfcgi's buffer, and lost). */
-static int answer_request(struct loop *loop, struct connection *connection, int keep_connection,
-			  loop_serve_fn serve, void *context)
+/* Ends the request on the connection once its answer is written: the
+ * connection is kept only when the web server asked for it
+ * (FCGI_KEEP_CONN), sent nothing after the request (that would be in
+ * libfcgi's buffer, and lost), and the worker is not stopping. */
+static void end_request(struct loop *loop, struct connection *connection)
 {
 	FCGX_Request *request = &connection->request;
-	int keep_serving = 1;
+
+	request->keepConnection = connection->keep && !loop->stopping && !*loop->settings.stop;
+	/* Detached, libfcgi closes at once instead of shutting down its side
+	 * and waiting up to 2 s for the web server to close first: the whole
+	 * request has been read, so the wait protects nothing, and it halved
+	 * lighttpd's throughput (CEILINGS.md). */
+	if (!request->keepConnection)
+		FCGX_Detach(request);
+	FCGX_Finish_r(request);
+	if (request->ipcFd < 0) {
+		forget_connection(loop, connection);
+		return;
+	}
+	connection->answered = 1;
+	set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
+	/* A request that was waiting at the accept got here without an epoll
+	 * round; its kept connection joins the set now. */
+	if (register_connection(loop, connection) != 0)
+		close_connection(loop, connection);
+}
+
+/* A request waits whole in the socket (or fills the input window): libfcgi
+ * reads it and the serve function answers it, now or once the database
+ * has (loop_finish_request). */
+static void answer_request(struct loop *loop, struct connection *connection, int keep_connection)
+{
+	FCGX_Request *request = &connection->request;
 
 	*loop->settings.busy_since_ms = monotonic_ms();
 	request->ipcFd = connection->fd;
@@ -202,77 +244,66 @@ static int answer_request(struct loop *loop, struct connection *connection, int 
 		/* libfcgi found no valid request and closed the connection. */
 		*loop->settings.busy_since_ms = 0;
 		forget_connection(loop, connection);
-		return 1;
+		return;
 	}
-	keep_serving = serve(context, request);
-	request->keepConnection = keep_connection && !loop->stopping && keep_serving;
-	/* Detached, libfcgi closes at once instead of shutting down its side
-	 * and waiting up to 2 s for the web server to close first: the whole
-	 * request has been read, so the wait protects nothing, and it halved
-	 * lighttpd's throughput (CEILINGS.md). */
-	if (!request->keepConnection)
-		FCGX_Detach(request);
-	FCGX_Finish_r(request);
+	connection->keep = keep_connection;
+	/* Until the answer is written, nothing more is read from it. */
+	set_state(loop, connection, CONNECTION_ANSWERING, monotonic_ms());
+	if (loop->serve(loop->serve_context, request, connection) == LOOP_ANSWERED)
+		end_request(loop, connection);
 	*loop->settings.busy_since_ms = 0;
-	if (request->ipcFd < 0) {
-		forget_connection(loop, connection);
-		return keep_serving;
-	}
-	connection->answered = 1;
-	set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
-	/* A request that was waiting at the accept got here without an epoll
-	 * round; its kept connection joins the set now. */
-	if (register_connection(loop, connection) != 0)
-		close_connection(loop, connection);
-	return keep_serving;
 }
 
 /* A request larger than the input window goes to libfcgi once the window
  * is full; its blocking reads of the rest get what is left of the
  * request's deadline, at least a second, and the watchdog ends a worker
  * still in it past --request-timeout. */
-static int answer_oversized_request(struct loop *loop, struct connection *connection, loop_serve_fn serve,
-				    void *context)
+static void answer_oversized_request(struct loop *loop, struct connection *connection)
 {
 	long long left_ms = connection->since_ms + loop->settings.request_timeout_ms - monotonic_ms();
 	struct timeval timeout = {.tv_sec = left_ms > 1000 ? left_ms / 1000 : 1};
 
 	setsockopt(connection->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-	return answer_request(loop, connection, 0, serve, context);
+	answer_request(loop, connection, 0);
 }
 
 /* Looks at what a connection has sent and acts on it: answers management
  * records and aborts, hands a whole request to libfcgi, or waits for more.
- * Returns 0 when the serve function asked to stop. */
-static int read_connection(struct loop *loop, struct connection *connection, loop_serve_fn serve, void *context)
+ * A connection whose answer waits is left alone: what it sends is looked
+ * at once that answer is written. */
+static void read_connection(struct loop *loop, struct connection *connection)
 {
 	unsigned char reply[FRAMING_REPLY_ROOM];
 	struct framing_scan scan;
 
-	for (;;) {
+	while (connection->state == CONNECTION_WAITING || connection->state == CONNECTION_RECEIVING) {
 		ssize_t waiting = recv(connection->fd, loop->window, sizeof loop->window, MSG_PEEK | MSG_DONTWAIT);
 		if (waiting < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
 			if (register_connection(loop, connection) != 0)
 				close_connection(loop, connection);
-			return 1;
+			return;
 		}
 		if (waiting <= 0) {
 			close_connection(loop, connection); /* the peer closed, or reset */
-			return 1;
+			return;
 		}
 		framing_scan(loop->window, (size_t)waiting, &scan);
 		switch (scan.verdict) {
 		case FRAMING_INCOMPLETE:
-			if ((size_t)waiting == sizeof loop->window)
-				return answer_oversized_request(loop, connection, serve, context);
+			if ((size_t)waiting == sizeof loop->window) {
+				answer_oversized_request(loop, connection);
+				return;
+			}
 			if (connection->state == CONNECTION_WAITING)
 				set_state(loop, connection, CONNECTION_RECEIVING, monotonic_ms());
 			if (register_connection(loop, connection) != 0)
 				close_connection(loop, connection);
-			return 1;
+			return;
 		case FRAMING_REQUEST_READY:
-			return answer_request(loop, connection, scan.keep_connection && (size_t)waiting == scan.length,
-					      serve, context);
+			/* Kept connections are read again once answered: the
+			 * web server sends its next request after this answer. */
+			answer_request(loop, connection, scan.keep_connection && (size_t)waiting == scan.length);
+			return;
 		case FRAMING_MANAGEMENT: {
 			size_t length = framing_management_reply(&scan, loop->settings.advertised_connections, reply);
 			if (consume(loop, connection, scan.length) != 0)
@@ -299,8 +330,15 @@ static int read_connection(struct loop *loop, struct connection *connection, loo
 			break;
 		}
 		close_connection(loop, connection);
-		return 1;
+		return;
 	}
+}
+
+void loop_finish_request(struct loop *loop, struct connection *connection)
+{
+	end_request(loop, connection);
+	if (connection->state == CONNECTION_WAITING && connection->answered)
+		read_connection(loop, connection);
 }
 
 /* At the cap, the connection that has waited longest without a request
@@ -315,7 +353,7 @@ static int make_room(struct loop *loop)
 	return 1;
 }
 
-static int accept_connections(struct loop *loop, loop_serve_fn serve, void *context)
+static void accept_connections(struct loop *loop)
 {
 	int timeout_seconds = (int)((loop->settings.request_timeout_ms + 999) / 1000);
 
@@ -324,17 +362,17 @@ static int accept_connections(struct loop *loop, loop_serve_fn serve, void *cont
 			/* Every slot holds a request in progress: the rest wait
 			 * in the backlog until one is answered. */
 			stop_listening(loop);
-			return 1;
+			return;
 		}
 		int fd = accept_connection(loop->settings.listen_fd, loop->settings.allowed_peers, timeout_seconds);
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 1;
+				return;
 			log_limited("accept on fd %d: %s; pausing %d ms", loop->settings.listen_fd, strerror(errno),
 				    ACCEPT_PAUSE_MS);
 			stop_listening(loop);
 			loop->accept_paused_until = monotonic_ms() + ACCEPT_PAUSE_MS;
-			return 1;
+			return;
 		}
 		if (fd >= loop->table_size) {
 			log_line("connection fd %d is past the descriptor table (%d); closing it", fd, loop->table_size);
@@ -349,10 +387,8 @@ static int accept_connections(struct loop *loop, loop_serve_fn serve, void *cont
 		set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
 		/* lighttpd writes its request right after connecting: it is
 		 * usually waiting already, and costs no epoll round. */
-		if (!read_connection(loop, connection, serve, context))
-			return 0;
+		read_connection(loop, connection);
 	}
-	return 1;
 }
 
 /* While stopping, a new connection that has sent nothing yet still gets
@@ -405,41 +441,91 @@ static void begin_stopping(struct loop *loop)
 	}
 }
 
+/* The database's socket joins the epoll set as its store asks: on a new
+ * connection (a new generation: the descriptor number may be the old
+ * one's, whose registration its close removed) or other events. */
+static void watch_source(struct loop *loop, const struct loop_source_wants *wants)
+{
+	if (wants->fd == loop->source_fd && wants->events == loop->source_events &&
+	    wants->generation == loop->source_generation)
+		return;
+	if (loop->source_fd >= 0 && wants->generation == loop->source_generation)
+		epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, loop->source_fd, NULL);
+	loop->source_fd = -1;
+	loop->source_generation = wants->generation;
+	loop->source_events = wants->events;
+	if (wants->fd < 0 || wants->events == 0)
+		return;
+	struct epoll_event event = {.events = wants->events, .data.fd = wants->fd};
+	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, wants->fd, &event) != 0 &&
+	    (errno != EEXIST || epoll_ctl(loop->epoll_fd, EPOLL_CTL_MOD, wants->fd, &event) != 0)) {
+		log_limited("epoll_ctl on the database's socket %d: %s", wants->fd, strerror(errno));
+		return;
+	}
+	loop->source_fd = wants->fd;
+}
+
+static long long source_wants(struct loop *loop)
+{
+	struct loop_source_wants wants = {.fd = -1};
+
+	if (loop->source.want == NULL)
+		return 0;
+	loop->source.want(loop->source.context, &wants);
+	watch_source(loop, &wants);
+	return wants.deadline_ms;
+}
+
 int loop_run(struct loop *loop, loop_serve_fn serve, void *context)
 {
 	struct epoll_event events[EVENTS_PER_WAIT];
 
+	loop->serve = serve;
+	loop->serve_context = context;
 	start_listening(loop);
 	for (;;) {
 		long long now = monotonic_ms();
 		*loop->settings.heartbeat_ms = now;
 		if (*loop->settings.stop && !loop->stopping)
 			begin_stopping(loop);
-		if (loop->stopping && ((loop->receiving.head == NULL && loop->waiting.head == NULL) ||
-					getppid() != loop->settings.supervisor))
+		if (loop->stopping && ((loop->receiving.head == NULL && loop->waiting.head == NULL &&
+					loop->answering.head == NULL) ||
+				       getppid() != loop->settings.supervisor))
 			return 0;
 		if (loop->accept_paused_until != 0 && now >= loop->accept_paused_until) {
 			loop->accept_paused_until = 0;
 			start_listening(loop);
 		}
 		close_expired(loop, now);
+		long long source_deadline = source_wants(loop);
+		if (source_deadline != 0 && source_deadline <= now) {
+			loop->source.ready(loop->source.context, 0);
+			continue;
+		}
 
-		int ready = epoll_wait(loop->epoll_fd, events, EVENTS_PER_WAIT, next_wake_ms(loop, now));
+		int wait_ms = next_wake_ms(loop, now);
+		if (source_deadline != 0 && source_deadline - now < wait_ms)
+			wait_ms = (int)(source_deadline - now);
+		int ready = epoll_wait(loop->epoll_fd, events, EVENTS_PER_WAIT, wait_ms);
 		if (ready < 0 && errno != EINTR) {
 			log_line("epoll_wait: %s", strerror(errno));
 			return 1;
 		}
 		for (int i = 0; i < ready; i++) {
 			int fd = events[i].data.fd;
-			int keep_serving = 1;
 			if (fd == loop->settings.listen_fd)
-				keep_serving = accept_connections(loop, serve, context);
+				accept_connections(loop);
+			else if (fd == loop->source_fd)
+				loop->source.ready(loop->source.context, events[i].events);
 			else if (fd >= 0 && fd < loop->table_size && loop->by_fd[fd].state != CONNECTION_FREE)
-				keep_serving = read_connection(loop, &loop->by_fd[fd], serve, context);
-			if (!keep_serving && !loop->stopping)
-				begin_stopping(loop);
+				read_connection(loop, &loop->by_fd[fd]);
 		}
 	}
+}
+
+void loop_set_source(struct loop *loop, const struct loop_source *source)
+{
+	loop->source = *source;
 }
 
 struct loop *loop_create(const struct loop_settings *settings, char *error, size_t error_size)
@@ -453,6 +539,7 @@ struct loop *loop_create(const struct loop_settings *settings, char *error, size
 	}
 	loop->settings = *settings;
 	loop->epoll_fd = -1;
+	loop->source_fd = -1;
 	if (getrlimit(RLIMIT_NOFILE, &descriptors) != 0 || descriptors.rlim_cur == RLIM_INFINITY ||
 	    descriptors.rlim_cur > 1 << 20)
 		descriptors.rlim_cur = 1 << 20;
@@ -489,6 +576,8 @@ void loop_destroy(struct loop *loop)
 		close_connection(loop, loop->waiting.head);
 	while (loop->receiving.head != NULL)
 		close_connection(loop, loop->receiving.head);
+	while (loop->answering.head != NULL)
+		close_connection(loop, loop->answering.head);
 	if (loop->epoll_fd >= 0)
 		close(loop->epoll_fd);
 	free(loop->by_fd);

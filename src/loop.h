@@ -25,21 +25,49 @@ struct loop_settings {
 	volatile long long *busy_since_ms;
 };
 
+struct connection;
+
+enum loop_answer {
+	LOOP_ANSWERED, /* the whole answer is written */
+	LOOP_PENDING,  /* it will be, later: loop_finish_request(connection) then */
+};
+
 /* Answers one request that libfcgi has read (its parameters in
- * request->envp, its body in request->in) by writing to request->out.
- * The loop ends the request (FCGI_END_REQUEST) and keeps or closes the
- * connection. Returns 0 when the worker should stop taking connections
- * (--max-requests), 1 otherwise. */
-typedef int (*loop_serve_fn)(void *context, FCGX_Request *request);
+ * request->envp, its body in request->in) by writing to request->out, now
+ * or, when it waits for the database, later. The loop then ends the
+ * request (FCGI_END_REQUEST) and keeps or closes the connection. A worker
+ * that should stop taking connections (--max-requests) sets *stop. */
+typedef enum loop_answer (*loop_serve_fn)(void *context, FCGX_Request *request, struct connection *connection);
+
+/* Something else the worker waits on: the database's socket. Before each
+ * wait the loop asks what it wants (want), and calls ready with the epoll
+ * events that came, or with 0 once deadline_ms has passed. */
+struct loop_source_wants {
+	int fd;			 /* -1: nothing to wait on */
+	unsigned events;	 /* EPOLLIN, EPOLLOUT */
+	unsigned generation;	 /* changes with each new connection */
+	long long deadline_ms;	 /* monotonic_ms(); 0: none */
+};
+struct loop_source {
+	void (*want)(void *context, struct loop_source_wants *wants);
+	void (*ready)(void *context, unsigned events);
+	void *context;
+};
 
 struct loop;
 
 struct loop *loop_create(const struct loop_settings *settings, char *error, size_t error_size);
 void loop_destroy(struct loop *loop);
 
-/* Serves until *settings->stop or the serve function says so, then stops
- * accepting, closes the connections that hold no request, finishes the
- * ones that do, and returns 0 (1 when the event loop itself failed). */
+/* Serves until *settings->stop, then stops accepting, closes the kept
+ * connections that hold no request, finishes the ones that do, and
+ * returns 0 (1 when the event loop itself failed). */
 int loop_run(struct loop *loop, loop_serve_fn serve, void *context);
+
+/* Ends a request the serve function left pending, its answer written. */
+void loop_finish_request(struct loop *loop, struct connection *connection);
+
+/* Watches source too (one at most). */
+void loop_set_source(struct loop *loop, const struct loop_source *source);
 
 #endif

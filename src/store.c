@@ -115,9 +115,25 @@ enum store_status store_fetch_orders(struct store *store, const struct order_pag
 	return store->backend->fetch_orders(store->handle, page, on_row, context);
 }
 
-enum store_status store_ping(struct store *store)
+int store_is_async(const struct store *store)
 {
-	return store->backend->ping(store->handle);
+	return store->backend->async != NULL;
+}
+
+enum store_status store_start_orders(struct store *store, const struct order_page *page, order_row_fn on_row,
+				     store_done_fn done, void *context)
+{
+	return store->backend->async->start_orders(store->handle, page, on_row, done, context);
+}
+
+void store_wait(struct store *store, struct store_wait *wait)
+{
+	store->backend->async->wait(store->handle, wait);
+}
+
+void store_progress(struct store *store, int readable, int writable)
+{
+	store->backend->async->progress(store->handle, readable, writable);
 }
 
 void store_close(struct store *store)

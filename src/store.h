@@ -33,10 +33,36 @@ enum store_status {
 	STORE_UNAVAILABLE,  /* cannot reach the database now; retried on the next call */
 	STORE_QUERY_FAILED, /* reached it, but the query or a row was wrong */
 	STORE_ROW_REJECTED, /* the row callback said stop */
+	STORE_PENDING,	    /* started: the answer comes through store_done_fn */
 };
 
 /* Returns 0 to go on, non-zero to stop the fetch (STORE_ROW_REJECTED). */
 typedef int (*order_row_fn)(void *context, const struct order_row *row);
+
+/* How an asynchronous fetch ended, called after its rows went to on_row. */
+typedef void (*store_done_fn)(void *context, enum store_status status);
+
+/* What an asynchronous store waits on before it can go on: the worker's
+ * event loop watches the descriptor and calls store_progress. */
+struct store_wait {
+	int fd;		     /* -1: nothing */
+	int readable;	     /* wait until fd is readable */
+	int writable;	     /* or writable */
+	unsigned generation; /* changes with each new connection */
+	long long deadline_ms; /* monotonic_ms() to call store_progress by; 0: none */
+};
+
+/* A backend that waits for its database inside the worker's event loop
+ * (PostgreSQL) instead of blocking the worker. */
+struct store_async {
+	/* Queues the query and returns STORE_PENDING: on_row then done are
+	 * called later, from progress. Or returns a status at once (the
+	 * database is known to be down) and calls neither. */
+	enum store_status (*start_orders)(void *handle, const struct order_page *page, order_row_fn on_row,
+					  store_done_fn done, void *context);
+	void (*wait)(void *handle, struct store_wait *wait);
+	void (*progress)(void *handle, int readable, int writable);
+};
 
 struct store;
 
@@ -48,8 +74,8 @@ struct store_backend {
 	void *(*open)(const struct db_config *config, char *error, size_t error_size);
 	enum store_status (*fetch_orders)(void *handle, const struct order_page *page, order_row_fn on_row,
 					  void *context);
-	enum store_status (*ping)(void *handle);
 	void (*close)(void *handle);
+	const struct store_async *async; /* NULL: fetch_orders only */
 };
 
 extern const struct store_backend sqlite_backend;
@@ -68,7 +94,13 @@ struct store *store_open(const struct db_config *config, char *error, size_t err
 int store_check(const struct db_config *config, char *error, size_t error_size);
 enum store_status store_fetch_orders(struct store *store, const struct order_page *page, order_row_fn on_row,
 				     void *context);
-enum store_status store_ping(struct store *store);
+/* Whether the store answers asynchronously (then only in a worker's
+ * event loop: CGI mode uses store_fetch_orders). */
+int store_is_async(const struct store *store);
+enum store_status store_start_orders(struct store *store, const struct order_page *page, order_row_fn on_row,
+				     store_done_fn done, void *context);
+void store_wait(struct store *store, struct store_wait *wait);
+void store_progress(struct store *store, int readable, int writable);
 void store_close(struct store *store);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -31,6 +32,8 @@
 #define INT8_OID 20
 
 #define REASON_SIZE 512
+
+struct pipeline;
 
 enum { ORDERS_DEFAULT, ORDERS_PAGE, PREPARED_COUNT };
 
@@ -83,6 +86,7 @@ struct pgsql_store {
 	char last_problem[REASON_SIZE];
 	enum store_status last_problem_status;
 	struct db_config config;
+	struct pipeline *pipeline; /* in a worker's event loop: the asynchronous side */
 };
 
 /* Copies a libpq message into one log-friendly line: newlines and tabs become
@@ -273,16 +277,13 @@ fail:
 	return attempt;
 }
 
-/* Connects with libpq's blocking call, bounded by connect_timeout. Earlier
- * keywords are defaults the expanded target overrides; later ones win over
- * it. Multi-host strings reach libpq unchanged. */
-static enum attempt_result connect_store(struct pgsql_store *store, char *reason, size_t reason_size)
+/* The keywords every connection is opened with. Earlier ones are defaults
+ * the expanded target overrides; later ones win over it. Multi-host
+ * strings reach libpq unchanged. */
+#define CONNECTION_KEYWORDS 6
+static void connection_parameters(const struct pgsql_store *store, const char **keywords, const char **values)
 {
-	const char *keywords[5];
-	const char *values[5];
 	size_t count = 0;
-	PGresult *result = NULL;
-	enum attempt_result attempt = ATTEMPT_LOST;
 
 	if (getenv("PGCONNECT_TIMEOUT") == NULL) {
 		keywords[count] = "connect_timeout";
@@ -290,6 +291,11 @@ static enum attempt_result connect_store(struct pgsql_store *store, char *reason
 	}
 	keywords[count] = "fallback_application_name";
 	values[count++] = "webapi-fcgi";
+	/* created_at is read as the server's ISO text in UTC: a timestamptz
+	 * column prints in the session's time zone, which a role or database
+	 * may have set to anything (the user's own options win). */
+	keywords[count] = "options";
+	values[count++] = "-c DateStyle=ISO -c TimeZone=UTC";
 	keywords[count] = "dbname";
 	values[count++] = store->config.target;
 	/* The rows end up in JSON, which is UTF-8 whatever the database's encoding. */
@@ -297,7 +303,18 @@ static enum attempt_result connect_store(struct pgsql_store *store, char *reason
 	values[count++] = "UTF8";
 	keywords[count] = NULL;
 	values[count] = NULL;
+}
 
+/* Connects with libpq's blocking call, bounded by connect_timeout (CGI
+ * mode, and a worker's start). */
+static enum attempt_result connect_store(struct pgsql_store *store, char *reason, size_t reason_size)
+{
+	const char *keywords[CONNECTION_KEYWORDS];
+	const char *values[CONNECTION_KEYWORDS];
+	PGresult *result = NULL;
+	enum attempt_result attempt = ATTEMPT_LOST;
+
+	connection_parameters(store, keywords, values);
 	store->connection = PQconnectdbParams(keywords, values, 1);
 	if (store->connection == NULL) {
 		snprintf(reason, reason_size, "out of memory");
@@ -406,15 +423,15 @@ static enum store_status run_statement(struct pgsql_store *store, const struct s
 }
 
 /* Logs a problem when it differs from the last one logged, and a recovery
- * once. A successful ping proves the database reachable, not the orders
- * query sound, so it does not end a query problem. */
-static void report_outcome(struct pgsql_store *store, enum store_status status, const char *reason, int proves_query)
+ * once. */
+static void report_outcome(struct pgsql_store *store, enum store_status status, const char *reason)
 {
 	switch (status) {
+	case STORE_PENDING:
+		return;
 	case STORE_OK:
 	case STORE_ROW_REJECTED: /* the caller's decision, not the database's */
-		if (store->last_problem[0] == '\0' ||
-		    (!proves_query && store->last_problem_status != STORE_UNAVAILABLE))
+		if (store->last_problem[0] == '\0')
 			return;
 		log_line("PostgreSQL %s: working again", store->shown);
 		store->last_problem[0] = '\0';
@@ -484,12 +501,532 @@ static enum store_status deliver_rows(const PGresult *result, order_row_fn on_ro
 	return STORE_OK;
 }
 
+
+/* ---- In a worker's event loop: the connection in pipeline mode (libpq 14
+ * and later), several queries in flight at once, nothing ever waited for.
+ *
+ * Each query is sent with a sync point of its own, so an error ends only
+ * its own query, and its results come back in order: the query's result,
+ * libpq's NULL that ends it, then PGRES_PIPELINE_SYNC. A job is one such
+ * exchange (a PREPARE or an orders query), queued in the order sent. */
+
+#define FIRST_BACKOFF_MS 100
+#define MAX_BACKOFF_MS 5000
+/* While the database stays away, one log line this often at most. */
+#define DOWN_REMINDER_MS 10000
+
+enum link_state {
+	LINK_DOWN,	 /* no connection; the next attempt not before retry_at_ms */
+	LINK_CONNECTING, /* PQconnectPoll under way */
+	LINK_READY,	 /* connected, in pipeline mode */
+};
+
+enum job_kind { JOB_PREPARE, JOB_ORDERS };
+
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	int prepared_index;
+	unsigned statement_generation; /* the statement names it was sent with */
+	char limit_text[24], offset_text[24];
+	order_row_fn on_row;
+	store_done_fn done; /* NULL: answered by a retry of it, or a PREPARE */
+	void *context;
+	long long deadline_ms;
+	int retried;
+	int got_result, got_end; /* what of its results has come */
+	enum store_status status;
+	char reason[REASON_SIZE];
+};
+
+struct job_queue {
+	struct job *head, *tail;
+};
+
+struct pipeline {
+	enum link_state state;
+	unsigned generation;	       /* of the socket: each new connection */
+	int socket_fd;		       /* PQsocket when last looked */
+	PostgresPollingStatusType polling; /* while connecting: what PQconnectPoll wants */
+	int flush_pending;	       /* libpq holds output the socket did not take */
+	long long connect_deadline_ms;
+	long long retry_at_ms;
+	long long backoff_ms;
+	unsigned statement_generation; /* names: orders_default_<n> */
+	unsigned prepared_generation;  /* what this connection has prepared */
+	struct job_queue sent;	       /* in the pipeline, oldest first */
+	struct job_queue waiting;      /* for the connection to be ready */
+	/* The outage, for one log line when it starts, a reminder now and
+	 * then, and one when it ends. */
+	long long down_since_ms;
+	long long last_reminder_ms;
+	long attempts_while_down;
+};
+
+static void queue_push(struct job_queue *queue, struct job *job)
+{
+	job->next = NULL;
+	if (queue->tail != NULL)
+		queue->tail->next = job;
+	else
+		queue->head = job;
+	queue->tail = job;
+}
+
+static struct job *queue_pop(struct job_queue *queue)
+{
+	struct job *job = queue->head;
+
+	if (job != NULL) {
+		queue->head = job->next;
+		if (queue->head == NULL)
+			queue->tail = NULL;
+		job->next = NULL;
+	}
+	return job;
+}
+
+static void statement_name(const struct pipeline *pipeline, int index, unsigned generation, char *out, size_t size)
+{
+	(void)pipeline;
+	snprintf(out, size, "%s_%u", prepared_queries[index].name, generation);
+}
+
+/* The job's answer goes to its caller, and the job away. */
+static void complete_job(struct job *job)
+{
+	if (job->done != NULL)
+		job->done(job->context, job->status);
+	free(job);
+}
+
+static void note_outage(struct pgsql_store *store, const char *reason)
+{
+	struct pipeline *pipeline = store->pipeline;
+	long long now = monotonic_ms();
+
+	pipeline->attempts_while_down++;
+	if (pipeline->down_since_ms == 0) {
+		pipeline->down_since_ms = now;
+		pipeline->last_reminder_ms = now;
+		log_line("PostgreSQL %s: unavailable: %s; retrying with back-off up to %d ms", store->shown, reason,
+			 MAX_BACKOFF_MS);
+	} else if (now - pipeline->last_reminder_ms >= DOWN_REMINDER_MS) {
+		pipeline->last_reminder_ms = now;
+		log_line("PostgreSQL %s: still unavailable after %lld s and %ld attempts: %s", store->shown,
+			 (now - pipeline->down_since_ms) / 1000, pipeline->attempts_while_down, reason);
+	}
+}
+
+static void note_working(struct pgsql_store *store)
+{
+	struct pipeline *pipeline = store->pipeline;
+
+	pipeline->backoff_ms = 0;
+	if (pipeline->down_since_ms == 0)
+		return;
+	log_line("PostgreSQL %s: working again after %lld ms", store->shown, monotonic_ms() - pipeline->down_since_ms);
+	pipeline->down_since_ms = 0;
+	pipeline->attempts_while_down = 0;
+}
+
+/* The next attempt waits 100 ms, doubling to 5 s, with a quarter of
+ * jitter so that the workers do not all knock at once. */
+static void back_off(struct pipeline *pipeline)
+{
+	long long now = monotonic_ms();
+
+	pipeline->backoff_ms = pipeline->backoff_ms == 0 ? FIRST_BACKOFF_MS : pipeline->backoff_ms * 2;
+	if (pipeline->backoff_ms > MAX_BACKOFF_MS)
+		pipeline->backoff_ms = MAX_BACKOFF_MS;
+	long long jitter = pipeline->backoff_ms / 4;
+	pipeline->retry_at_ms = now + pipeline->backoff_ms - jitter + (jitter > 0 ? random() % (2 * jitter + 1) : 0);
+}
+
+static void fail_queue(struct job_queue *queue, enum store_status status)
+{
+	struct job *job;
+
+	while ((job = queue_pop(queue)) != NULL) {
+		job->status = status;
+		complete_job(job);
+	}
+}
+
+static void send_jobs(struct pgsql_store *store);
+
+/* The connection is gone (or hangs): every query in flight ends. One that
+ * was sent on a connection that had worked (the server restarted) is sent
+ * again, once, on a new one at once; otherwise the next attempt waits. */
+static void lose_connection(struct pgsql_store *store, const char *reason, int retry_in_flight)
+{
+	struct pipeline *pipeline = store->pipeline;
+	struct job_queue retry = {NULL, NULL};
+	struct job *job;
+
+	if (store->connection != NULL)
+		drop_connection(store);
+	pipeline->state = LINK_DOWN;
+	pipeline->prepared_generation = 0;
+	pipeline->flush_pending = 0;
+	while ((job = queue_pop(&pipeline->sent)) != NULL) {
+		if (job->kind == JOB_ORDERS && job->done != NULL && retry_in_flight && !job->retried) {
+			job->retried = 1;
+			job->got_result = job->got_end = 0;
+			queue_push(&retry, job);
+		} else if (job->kind == JOB_ORDERS && job->done != NULL) {
+			job->status = STORE_UNAVAILABLE;
+			complete_job(job);
+		} else {
+			free(job);
+		}
+	}
+	while ((job = queue_pop(&pipeline->waiting)) != NULL)
+		queue_push(&retry, job);
+	pipeline->waiting = retry;
+	if (retry.head != NULL && retry_in_flight) {
+		pipeline->retry_at_ms = 0;
+		send_jobs(store); /* connects */
+		return;
+	}
+	note_outage(store, reason);
+	back_off(pipeline);
+	fail_queue(&pipeline->waiting, STORE_UNAVAILABLE);
+}
+
+static void start_connecting(struct pgsql_store *store)
+{
+	struct pipeline *pipeline = store->pipeline;
+	const char *keywords[CONNECTION_KEYWORDS];
+	const char *values[CONNECTION_KEYWORDS];
+	char reason[REASON_SIZE];
+
+	connection_parameters(store, keywords, values);
+	store->connection = PQconnectStartParams(keywords, values, 1);
+	pipeline->generation++;
+	pipeline->socket_fd = -1;
+	if (store->connection == NULL || PQstatus(store->connection) == CONNECTION_BAD) {
+		if (store->connection != NULL)
+			copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection), store->password);
+		else
+			snprintf(reason, sizeof reason, "out of memory");
+		lose_connection(store, reason, 0);
+		return;
+	}
+	pipeline->state = LINK_CONNECTING;
+	pipeline->polling = PGRES_POLLING_WRITING;
+	pipeline->connect_deadline_ms = monotonic_ms() + EXCHANGE_DEADLINE_MS;
+}
+
+static int send_job(struct pgsql_store *store, struct job *job)
+{
+	struct pipeline *pipeline = store->pipeline;
+	const struct prepared_query *query = &prepared_queries[job->prepared_index];
+	const char *const page_values[] = {job->limit_text, job->offset_text};
+	char name[64];
+	int sent;
+
+	job->statement_generation = pipeline->statement_generation;
+	statement_name(pipeline, job->prepared_index, job->statement_generation, name, sizeof name);
+	if (job->kind == JOB_PREPARE)
+		sent = PQsendPrepare(store->connection, name, query->sql, query->param_count, query->param_types);
+	else
+		sent = PQsendQueryPrepared(store->connection, name, query->param_count,
+					   query->param_count ? page_values : NULL, NULL, NULL, 0);
+	if (!sent || !PQpipelineSync(store->connection))
+		return -1;
+	if (job->deadline_ms == 0)
+		job->deadline_ms = monotonic_ms() + EXCHANGE_DEADLINE_MS;
+	queue_push(&pipeline->sent, job);
+	return 0;
+}
+
+/* Sends what waits, preparing the statements first on a new connection
+ * (or after a schema change gave them new names); connects when down. */
+static void send_jobs(struct pgsql_store *store)
+{
+	struct pipeline *pipeline = store->pipeline;
+	char reason[REASON_SIZE];
+
+	if (pipeline->state == LINK_DOWN && pipeline->waiting.head != NULL)
+		start_connecting(store);
+	if (pipeline->state != LINK_READY)
+		return;
+	if (pipeline->prepared_generation != pipeline->statement_generation && pipeline->waiting.head != NULL) {
+		for (int index = 0; index < PREPARED_COUNT; index++) {
+			struct job *prepare = calloc(1, sizeof *prepare);
+			if (prepare == NULL || send_job(store, (*prepare = (struct job){.kind = JOB_PREPARE,
+											.prepared_index = index},
+								prepare)) != 0) {
+				free(prepare);
+				goto lost;
+			}
+		}
+		pipeline->prepared_generation = pipeline->statement_generation;
+	}
+	struct job *job;
+	while ((job = queue_pop(&pipeline->waiting)) != NULL) {
+		if (send_job(store, job) != 0) {
+			queue_push(&pipeline->waiting, job);
+			goto lost;
+		}
+	}
+	int flushed = PQflush(store->connection);
+	if (flushed < 0)
+		goto lost;
+	pipeline->flush_pending = flushed == 1;
+	return;
+lost:
+	copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection), store->password);
+	lose_connection(store, reason, 1);
+}
+
+static void become_ready(struct pgsql_store *store)
+{
+	struct pipeline *pipeline = store->pipeline;
+	char reason[REASON_SIZE];
+
+	PQsetNoticeProcessor(store->connection, log_notice, store);
+	if (PQsetnonblocking(store->connection, 1) != 0 || !PQenterPipelineMode(store->connection)) {
+		copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection), store->password);
+		lose_connection(store, reason, 0);
+		return;
+	}
+	pipeline->state = LINK_READY;
+	pipeline->prepared_generation = 0;
+	pipeline->statement_generation++;
+	note_working(store);
+	send_jobs(store);
+}
+
+/* A plan cached before the table changed ("cached plan must not change
+ * result type") or a statement gone: prepare anew, under new names, and
+ * run the query once more. */
+static int needs_new_statements(const PGresult *result)
+{
+	const char *sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+
+	return sqlstate != NULL && (strcmp(sqlstate, "0A000") == 0 || strcmp(sqlstate, "26000") == 0);
+}
+
+static void retry_with_new_statements(struct pgsql_store *store, struct job *failed)
+{
+	struct pipeline *pipeline = store->pipeline;
+	struct job *again = malloc(sizeof *again);
+
+	if (again == NULL)
+		return;
+	*again = *failed;
+	again->retried = 1;
+	again->got_result = again->got_end = 0;
+	again->deadline_ms = 0;
+	failed->done = NULL; /* answered by the retry */
+	if (failed->statement_generation == pipeline->statement_generation)
+		pipeline->statement_generation++;
+	queue_push(&pipeline->waiting, again);
+	send_jobs(store);
+}
+
+/* One job's result: rows go to its caller now; its status goes with the
+ * sync point that ends it. */
+static void take_result(struct pgsql_store *store, struct job *job, PGresult *result)
+{
+	ExecStatusType expected = job->kind == JOB_PREPARE ? PGRES_COMMAND_OK : PGRES_TUPLES_OK;
+
+	job->got_result = 1;
+	if (PQresultStatus(result) == expected) {
+		job->status = job->kind == JOB_ORDERS && job->done != NULL
+				  ? deliver_rows(result, job->on_row, job->context, job->reason, sizeof job->reason)
+				  : STORE_OK;
+		return;
+	}
+	if (job->kind == JOB_ORDERS && !job->retried && needs_new_statements(result)) {
+		retry_with_new_statements(store, job);
+		return;
+	}
+	copy_scrubbed(job->reason, sizeof job->reason, PQresultErrorMessage(result), store->password);
+	job->status = STORE_QUERY_FAILED;
+	/* A statement that could not be prepared (no orders table yet) is
+	 * prepared again with the next query. */
+	if (job->kind == JOB_PREPARE)
+		store->pipeline->prepared_generation = 0;
+}
+
+static void read_results(struct pgsql_store *store)
+{
+	struct pipeline *pipeline = store->pipeline;
+
+	while (pipeline->state == LINK_READY && pipeline->sent.head != NULL && !PQisBusy(store->connection)) {
+		struct job *job = pipeline->sent.head;
+		PGresult *result = PQgetResult(store->connection);
+		if (!job->got_result) {
+			if (result == NULL)
+				continue; /* a NULL between syncs: nothing of this job yet */
+			take_result(store, job, result);
+		} else if (!job->got_end) {
+			job->got_end = result == NULL;
+		} else if (result != NULL && PQresultStatus(result) == PGRES_PIPELINE_SYNC) {
+			queue_pop(&pipeline->sent);
+			if (job->kind == JOB_ORDERS && job->done != NULL)
+				report_outcome(store, job->status, job->reason);
+			complete_job(job);
+		}
+		PQclear(result);
+	}
+}
+
+static void pgsql_progress(void *handle, int readable, int writable)
+{
+	struct pgsql_store *store = handle;
+	struct pipeline *pipeline = store->pipeline;
+	char reason[REASON_SIZE];
+	long long now = monotonic_ms();
+
+	if (pipeline->state == LINK_CONNECTING) {
+		if (now >= pipeline->connect_deadline_ms) {
+			snprintf(reason, sizeof reason, "no connection within %d ms", EXCHANGE_DEADLINE_MS);
+			lose_connection(store, reason, 0);
+			return;
+		}
+		if (!readable && !writable)
+			return;
+		pipeline->polling = PQconnectPoll(store->connection);
+		if (pipeline->polling == PGRES_POLLING_OK) {
+			become_ready(store);
+		} else if (pipeline->polling == PGRES_POLLING_FAILED) {
+			copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection), store->password);
+			lose_connection(store, reason, 0);
+		}
+		return;
+	}
+	if (pipeline->state != LINK_READY)
+		return;
+	if (writable || pipeline->flush_pending) {
+		int flushed = PQflush(store->connection);
+		if (flushed < 0)
+			goto lost;
+		pipeline->flush_pending = flushed == 1;
+	}
+	if (readable && !PQconsumeInput(store->connection))
+		goto lost;
+	read_results(store);
+	if (pipeline->state == LINK_READY && PQstatus(store->connection) == CONNECTION_BAD)
+		goto lost;
+	if (pipeline->state == LINK_READY && pipeline->sent.head != NULL && now >= pipeline->sent.head->deadline_ms) {
+		/* The server hangs: what waits on it is answered now, and the
+		 * next connection only after a back-off. */
+		snprintf(reason, sizeof reason, "no answer within %d ms, connection dropped", EXCHANGE_DEADLINE_MS);
+		lose_connection(store, reason, 0);
+	}
+	return;
+lost:
+	copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection), store->password);
+	if (reason[0] == '\0')
+		snprintf(reason, sizeof reason, "connection lost");
+	lose_connection(store, reason, 1);
+}
+
+/* The first call in a worker's loop takes over what the blocking open
+ * left: a connection goes into pipeline mode, none is tried at once. */
+static struct pipeline *pipeline_of(struct pgsql_store *store)
+{
+	if (store->pipeline != NULL)
+		return store->pipeline;
+	store->pipeline = calloc(1, sizeof *store->pipeline);
+	if (store->pipeline == NULL)
+		return NULL;
+	store->pipeline->socket_fd = -1;
+	/* The back-off's jitter differs from worker to worker. */
+	srandom((unsigned)getpid() ^ (unsigned)monotonic_ms());
+	if (store->connection != NULL) {
+		store->pipeline->generation++;
+		become_ready(store);
+	}
+	return store->pipeline;
+}
+
+static void pgsql_wait(void *handle, struct store_wait *wait)
+{
+	struct pgsql_store *store = handle;
+	struct pipeline *pipeline = pipeline_of(store);
+
+	memset(wait, 0, sizeof *wait);
+	wait->fd = -1;
+	if (pipeline == NULL || pipeline->state == LINK_DOWN)
+		return;
+	int fd = PQsocket(store->connection);
+	/* libpq may open another socket while connecting (the next host). */
+	if (fd != pipeline->socket_fd) {
+		pipeline->socket_fd = fd;
+		pipeline->generation++;
+	}
+	wait->fd = fd;
+	wait->generation = pipeline->generation;
+	if (pipeline->state == LINK_CONNECTING) {
+		wait->readable = pipeline->polling == PGRES_POLLING_READING;
+		wait->writable = pipeline->polling != PGRES_POLLING_READING;
+		wait->deadline_ms = pipeline->connect_deadline_ms;
+		return;
+	}
+	/* Always readable: a server that closes an idle connection is seen. */
+	wait->readable = 1;
+	wait->writable = pipeline->flush_pending;
+	if (pipeline->sent.head != NULL)
+		wait->deadline_ms = pipeline->sent.head->deadline_ms;
+}
+
+static enum store_status pgsql_start_orders(void *handle, const struct order_page *page, order_row_fn on_row,
+					    store_done_fn done, void *context)
+{
+	struct pgsql_store *store = handle;
+	struct pipeline *pipeline = pipeline_of(store);
+
+	if (pipeline == NULL)
+		return STORE_UNAVAILABLE;
+	/* Backing off: no attempt, an answer at once. */
+	if (pipeline->state == LINK_DOWN && monotonic_ms() < pipeline->retry_at_ms)
+		return STORE_UNAVAILABLE;
+	struct job *job = calloc(1, sizeof *job);
+	if (job == NULL)
+		return STORE_UNAVAILABLE;
+	job->kind = JOB_ORDERS;
+	job->prepared_index = page->is_default ? ORDERS_DEFAULT : ORDERS_PAGE;
+	snprintf(job->limit_text, sizeof job->limit_text, "%" PRId64, page->limit);
+	snprintf(job->offset_text, sizeof job->offset_text, "%" PRId64, page->offset);
+	job->on_row = on_row;
+	job->done = done;
+	job->context = context;
+	job->deadline_ms = monotonic_ms() + EXCHANGE_DEADLINE_MS;
+	queue_push(&pipeline->waiting, job);
+	send_jobs(store);
+	return STORE_PENDING;
+}
+
+static void pipeline_free(struct pgsql_store *store)
+{
+	struct pipeline *pipeline = store->pipeline;
+
+	if (pipeline == NULL)
+		return;
+	fail_queue(&pipeline->sent, STORE_UNAVAILABLE);
+	fail_queue(&pipeline->waiting, STORE_UNAVAILABLE);
+	free(pipeline);
+	store->pipeline = NULL;
+}
+
+static const struct store_async pgsql_async = {
+    .start_orders = pgsql_start_orders,
+    .wait = pgsql_wait,
+    .progress = pgsql_progress,
+};
+
 static void pgsql_close(void *handle)
 {
 	struct pgsql_store *store = handle;
 
 	if (store == NULL)
 		return;
+	pipeline_free(store);
 	if (store->connection != NULL)
 		drop_connection(store);
 	free(store->password);
@@ -519,7 +1056,7 @@ static void *pgsql_open(const struct db_config *config, char *error, size_t erro
 	case ATTEMPT_OK:
 		break;
 	case ATTEMPT_QUERY_FAILED:
-		report_outcome(store, STORE_QUERY_FAILED, reason, 1);
+		report_outcome(store, STORE_QUERY_FAILED, reason);
 		break;
 	case ATTEMPT_LOST:
 	case ATTEMPT_TIMED_OUT:
@@ -557,26 +1094,13 @@ static enum store_status pgsql_fetch_orders(void *handle, const struct order_pag
 	if (status == STORE_OK)
 		status = deliver_rows(result, on_row, context, reason, sizeof reason);
 	PQclear(result);
-	report_outcome(store, status, reason, 1);
-	return status;
-}
-
-static enum store_status pgsql_ping(void *handle)
-{
-	struct pgsql_store *store = handle;
-	struct statement statement = {-1, PING_SQL, 0, NULL};
-	PGresult *result = NULL;
-	char reason[REASON_SIZE] = "";
-	enum store_status status = run_statement(store, &statement, &result, reason, sizeof reason);
-
-	PQclear(result);
-	report_outcome(store, status, reason, 0);
+	report_outcome(store, status, reason);
 	return status;
 }
 
 const struct store_backend pgsql_backend = {
     .open = pgsql_open,
     .fetch_orders = pgsql_fetch_orders,
-    .ping = pgsql_ping,
     .close = pgsql_close,
+    .async = &pgsql_async,
 };

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -118,10 +119,46 @@ struct fastcgi_worker {
 	struct app *app;
 	const struct options *options;
 	struct worker_activity *activity;
+	struct loop *loop;
+	int store_is_async; /* answers may wait for the database */
 	long served;
 };
 
-static int serve_fastcgi_request(void *context, FCGX_Request *request)
+/* A request whose answer waits for the database: what sends it then. */
+struct pending_answer {
+	struct app_reply reply; /* first: the app hands this back */
+	struct fastcgi_worker *worker;
+	FCGX_Request *request;
+	struct connection *connection;
+};
+
+/* Writes the answer where libfcgi sends it, and counts the request. */
+static void write_answer(struct fastcgi_worker *worker, FCGX_Request *request, const struct http_response *response)
+{
+	char head[256];
+	size_t head_length = format_response_head(response, head, sizeof head);
+
+	FCGX_PutStr(head, (int)head_length, request->out);
+	if (!response->is_head)
+		FCGX_PutStr(response->body, (int)response->body_length, request->out);
+	app_release_growth(worker->app);
+	worker->served++;
+	if ((worker->options->max_requests != 0 && worker->served >= worker->options->max_requests) ||
+	    is_past_rss_limit(worker->options))
+		stop_requested = 1;
+}
+
+static void send_pending_answer(struct app_reply *reply, const struct http_response *response)
+{
+	struct pending_answer *pending = (struct pending_answer *)reply;
+	struct fastcgi_worker *worker = pending->worker;
+
+	write_answer(worker, pending->request, response);
+	loop_finish_request(worker->loop, pending->connection);
+	free(pending);
+}
+
+static enum loop_answer serve_fastcgi_request(void *context, FCGX_Request *request, struct connection *connection)
 {
 	struct fastcgi_worker *worker = context;
 	struct http_request http = {
@@ -132,22 +169,38 @@ static int serve_fastcgi_request(void *context, FCGX_Request *request)
 	    .query_string = FCGX_GetParam("QUERY_STRING", request->envp),
 	};
 	struct http_response response;
-	char head[256];
+	struct pending_answer *pending = worker->store_is_async ? malloc(sizeof *pending) : NULL;
 
 	snprintf(worker->activity->request, sizeof worker->activity->request, "%.16s %s",
 		 http.method ? http.method : "-", http.request_uri ? http.request_uri : "-");
 	discard_request_body(request->in);
 	struct route route = route_request(&http);
-	app_handle(worker->app, &route, &response);
-	size_t head_length = format_response_head(&response, head, sizeof head);
-	FCGX_PutStr(head, (int)head_length, request->out);
-	if (!response.is_head)
-		FCGX_PutStr(response.body, (int)response.body_length, request->out);
-	worker->served++;
-	app_release_growth(worker->app);
-	if (is_past_rss_limit(worker->options))
-		return 0;
-	return worker->options->max_requests == 0 || worker->served < worker->options->max_requests;
+	/* Without memory for a pending answer, the store is asked at once. */
+	if (pending != NULL)
+		*pending = (struct pending_answer){{send_pending_answer}, worker, request, connection};
+	if (!app_handle(worker->app, &route, &response, pending ? &pending->reply : NULL))
+		return LOOP_PENDING;
+	free(pending);
+	write_answer(worker, request, &response);
+	return LOOP_ANSWERED;
+}
+
+/* The loop watches the database's socket as the store asks. */
+static void store_wants(void *context, struct loop_source_wants *wants)
+{
+	struct store_wait wait;
+
+	store_wait(context, &wait);
+	wants->fd = wait.fd;
+	wants->events = (wait.readable ? EPOLLIN : 0u) | (wait.writable ? EPOLLOUT : 0u);
+	wants->generation = wait.generation;
+	wants->deadline_ms = wait.deadline_ms;
+}
+
+static void store_ready(void *context, unsigned events)
+{
+	store_progress(context, (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0,
+		       (events & (EPOLLOUT | EPOLLERR)) != 0);
 }
 
 static void install_worker_signals(void)
@@ -216,6 +269,13 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 		log_line("%s", error);
 		goto done;
 	}
+	worker.loop = loop;
+	struct store *store = app_store(worker.app);
+	worker.store_is_async = store_is_async(store);
+	if (worker.store_is_async) {
+		struct loop_source source = {store_wants, store_ready, store};
+		loop_set_source(loop, &source);
+	}
 	activity->ready = 1;
 	exit_code = loop_run(loop, serve_fastcgi_request, &worker);
 done:
@@ -248,7 +308,7 @@ int run_cgi_request(const struct options *options)
 	    .query_string = getenv("QUERY_STRING"),
 	};
 	struct route route = route_request(&http);
-	app_handle(app, &route, &response);
+	app_handle(app, &route, &response, NULL);
 	size_t head_length = format_response_head(&response, head, sizeof head);
 	int failed = fwrite(head, 1, head_length, stdout) != head_length;
 	if (!response.is_head)

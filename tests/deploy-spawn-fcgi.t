@@ -184,13 +184,17 @@ like "$(header Server)" '^nginx$' "and nginx answered it (no version: server_tok
 status=$(http GET "$NGINX_TCP/orders")
 is "$(cat "$TEST_TMP/body")" "$reference_orders" "nginx over TCP: /orders is the contract's bytes"
 
-# Kept upstream connections would only hold workers idle (nginx.conf says why).
+# nginx keeps its FastCGI connections open between requests (nginx.conf says why).
 check "nginx.conf keeps FastCGI connections open (upstream keepalive and fastcgi_keep_conn on)" \
 	bash -c "grep -v '^[[:space:]]*#' '$DEPLOY/nginx.conf' | grep -qE '^[[:space:]]*keepalive[[:space:]]+[0-9]+;' && grep -v '^[[:space:]]*#' '$DEPLOY/nginx.conf' | grep -qE '^[[:space:]]*fastcgi_keep_conn[[:space:]]+on;'"
 
 # The socket's owner and mode are what let nginx in: one that www-data
-# cannot open gives 502 through nginx, whose workers run as www-data.
+# cannot open gives 502 through nginx, whose workers run as www-data. Only
+# a new connection meets them: the responder's workers are replaced first
+# (SIGHUP), which closes the connections nginx keeps.
 chown root:root "$SOCKET"
+kill -HUP "$(head -n1 "$RUN/unix.pids")"
+sleep 1
 status=$(http GET "$NGINX_UNIX/")
 is "$status" 502 "with the socket given to root:root, nginx (www-data) cannot connect: 502"
 chown www-data:www-data "$SOCKET"
