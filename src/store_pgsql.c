@@ -561,6 +561,9 @@ struct pipeline {
 	long long down_since_ms;
 	long long last_reminder_ms;
 	long attempts_while_down;
+	/* For the log line at the end: what pipelining did. */
+	int in_flight, most_in_flight;
+	long answered;
 };
 
 static void queue_push(struct job_queue *queue, struct job *job)
@@ -669,6 +672,7 @@ static void lose_connection(struct pgsql_store *store, const char *reason, int r
 	pipeline->state = LINK_DOWN;
 	pipeline->prepared_generation = 0;
 	pipeline->flush_pending = 0;
+	pipeline->in_flight = 0;
 	while ((job = queue_pop(&pipeline->sent)) != NULL) {
 		if (job->kind == JOB_ORDERS && job->done != NULL && retry_in_flight && !job->retried) {
 			job->retried = 1;
@@ -738,6 +742,8 @@ static int send_job(struct pgsql_store *store, struct job *job)
 	if (job->deadline_ms == 0)
 		job->deadline_ms = monotonic_ms() + EXCHANGE_DEADLINE_MS;
 	queue_push(&pipeline->sent, job);
+	if (job->kind == JOB_ORDERS && ++pipeline->in_flight > pipeline->most_in_flight)
+		pipeline->most_in_flight = pipeline->in_flight;
 	return 0;
 }
 
@@ -852,6 +858,8 @@ static void take_result(struct pgsql_store *store, struct job *job, PGresult *re
 		store->pipeline->prepared_generation = 0;
 }
 
+/* Each job ends with its sync point; before it come its result and, but
+ * after an error, a NULL that ends the result. */
 static void read_results(struct pgsql_store *store)
 {
 	struct pipeline *pipeline = store->pipeline;
@@ -859,18 +867,29 @@ static void read_results(struct pgsql_store *store)
 	while (pipeline->state == LINK_READY && pipeline->sent.head != NULL && !PQisBusy(store->connection)) {
 		struct job *job = pipeline->sent.head;
 		PGresult *result = PQgetResult(store->connection);
-		if (!job->got_result) {
-			if (result == NULL)
-				continue; /* a NULL between syncs: nothing of this job yet */
-			take_result(store, job, result);
-		} else if (!job->got_end) {
-			job->got_end = result == NULL;
-		} else if (result != NULL && PQresultStatus(result) == PGRES_PIPELINE_SYNC) {
-			queue_pop(&pipeline->sent);
-			if (job->kind == JOB_ORDERS && job->done != NULL)
-				report_outcome(store, job->status, job->reason);
-			complete_job(job);
+		if (result == NULL) {
+			if (job->got_end || !job->got_result)
+				break; /* nothing more yet */
+			job->got_end = 1;
+			continue;
 		}
+		if (PQresultStatus(result) == PGRES_PIPELINE_SYNC) {
+			queue_pop(&pipeline->sent);
+			if (job->kind == JOB_ORDERS) {
+				pipeline->in_flight--;
+				pipeline->answered++;
+				if (job->done != NULL)
+					report_outcome(store, job->got_result ? job->status : STORE_QUERY_FAILED,
+						       job->reason);
+			}
+			if (!job->got_result)
+				job->status = STORE_QUERY_FAILED;
+			PQclear(result);
+			complete_job(job);
+			continue;
+		}
+		if (!job->got_result)
+			take_result(store, job, result);
 		PQclear(result);
 	}
 }
@@ -1008,6 +1027,9 @@ static void pipeline_free(struct pgsql_store *store)
 
 	if (pipeline == NULL)
 		return;
+	if (pipeline->answered > 0)
+		log_line("PostgreSQL %s: %ld queries answered on this worker's connections, at most %d in flight at once",
+			 store->shown, pipeline->answered, pipeline->most_in_flight);
 	fail_queue(&pipeline->sent, STORE_UNAVAILABLE);
 	fail_queue(&pipeline->waiting, STORE_UNAVAILABLE);
 	free(pipeline);

@@ -24,9 +24,11 @@
 /* How often the loop looks at the workers (watchdog, restarts). */
 #define TICK_MS 100
 /* A worker's event loop turns at least every 250 ms (loop.c); one that
- * has not turned for this long outside a request has stopped running
- * (SIGSTOP, a debugger, swapped out): it is replaced, so a sole worker
- * leaves the socket unserved for this long plus a tick at most. */
+ * has not turned for this long outside a request, and that the kernel
+ * shows stopped (SIGSTOP, a debugger), is replaced: a sole worker leaves
+ * the socket unserved for this long plus a tick at most. One that is only
+ * slow to be scheduled on a busy machine is left alone until
+ * --request-timeout. */
 #define STALL_MS 2000
 /* Workers replaced by SIGHUP may still be finishing a request when the
  * next SIGHUP comes: room for that many generations. */
@@ -262,6 +264,23 @@ static void replace_worker(struct worker *worker, const char *why)
  * between requests stopped running. Either is killed and replaced. A
  * silent peer is not the watchdog's business: its connection's deadline
  * closes it in the worker's loop. */
+/* Whether the kernel shows the process stopped (state T or t). */
+static int is_stopped(pid_t pid)
+{
+	char path[64], stat[256];
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	FILE *file = fopen(path, "re");
+	if (file == NULL)
+		return 0;
+	size_t length = fread(stat, 1, sizeof stat - 1, file);
+	fclose(file);
+	stat[length] = '\0';
+	/* "pid (comm) state ...": comm may hold spaces and parentheses. */
+	const char *end_of_name = strrchr(stat, ')');
+	return end_of_name != NULL && (end_of_name[2] == 'T' || end_of_name[2] == 't');
+}
+
 static void replace_stuck_workers(struct supervisor *supervisor)
 {
 	long long limit_ms = supervisor->options->request_timeout * 1000LL;
@@ -278,8 +297,10 @@ static void replace_stuck_workers(struct supervisor *supervisor)
 			snprintf(why, sizeof why, "exceeded --request-timeout %d s in one request",
 				 supervisor->options->request_timeout);
 			replace_worker(worker, why);
-		} else if (busy_since == 0 && heartbeat != 0 && now - heartbeat > STALL_MS) {
-			snprintf(why, sizeof why, "has not run for %lld ms (stopped?)", now - heartbeat);
+		} else if (busy_since == 0 && heartbeat != 0 && now - heartbeat > STALL_MS &&
+			   (now - heartbeat > limit_ms || is_stopped(worker->pid))) {
+			snprintf(why, sizeof why, "has not run for %lld ms (%s)", now - heartbeat,
+				 is_stopped(worker->pid) ? "stopped" : "stuck");
 			replace_worker(worker, why);
 		}
 	}

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# pg-async.t: PostgreSQL answered inside the worker's event loop: a hung, refusing, locked or crowded database never starves the rest, reconnection backs off, schema and time-zone changes are served, and several queries are in flight on one connection.
+source "$(dirname "$0")/lib/common.sh"
+source "$ROOT/tests/lib/pg.sh"
+
+FAKE="$ROOT/tests/lib/fake-postgres"
+millis() {
+	date +%s%3N
+}
+# hammer N URI: N clients asking for URI over and over; HAMMERS holds their pids.
+hammer() {
+	local client
+	HAMMERS=()
+	for client in $(seq "$1"); do
+		(while :; do fcgi_get "$SOCKET" "$2" >/dev/null 2>&1; sleep 0.02; done) &
+		HAMMERS+=($!)
+		on_exit "kill $!"
+	done
+}
+stop_hammers() {
+	kill "${HAMMERS[@]}" 2>/dev/null
+	wait "${HAMMERS[@]}" 2>/dev/null
+}
+answers_hello() {
+	[[ "$(fcgi_get "$SOCKET" / | tail -c 27)" == '{"message":"Hello, World!"}' ]]
+}
+wait_until_serving() { # up to 10 s for GET / to be answered
+	for _ in $(seq 100); do
+		answers_hello && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# A database that accepts connections and never answers: GET / is answered
+# at once however many /orders wait on it, with one worker or two.
+for workers in 1 2; do
+	port=$(free_port) || bail_out "no free port"
+	"$FAKE" silent "$port" "$TEST_TMP/hung-$workers.count" &
+	on_exit "kill $!"
+	wait_for_port 127.0.0.1 "$port" || bail_out "fake-postgres did not listen"
+	export DATABASE_URL="postgresql://apiuser:apipassword@127.0.0.1:$port/ordersdb?sslmode=disable&gssencmode=disable"
+	start_responder "hung-$workers" --workers "$workers"
+	wait_until_serving || bail_out "the responder on a hung database did not start serving"
+	hammer 4 /orders
+	sleep 0.5
+	slowest=0 answered=0
+	for _ in $(seq 200); do
+		started=$(millis)
+		answers_hello && answered=$((answered + 1))
+		elapsed=$(($(millis) - started))
+		((elapsed > slowest)) && slowest=$elapsed
+	done
+	out=$(fcgi_get "$SOCKET" /orders)
+	stop_hammers
+	is "$answered" 200 "hung database, $workers worker(s), 4 clients on /orders: 200 sequential GET / all answered"
+	check "... each in well under the query deadline (slowest $slowest ms; asserted under 1000)" test "$slowest" -lt 1000
+	like "$out" $'^Status: 503 Service Unavailable\r\n.*"database unavailable"' "... and /orders itself is a 503"
+done
+
+# A database that refuses (accepts and closes at once): over 5 s of /orders
+# load, the connection attempts are bounded by the back-off, not by the
+# requests, and the log says so once, not once a request.
+port=$(free_port) || bail_out "no free port"
+"$FAKE" refuse "$port" "$TEST_TMP/refuse.count" &
+on_exit "kill $!"
+wait_for_port 127.0.0.1 "$port" || bail_out "fake-postgres did not listen"
+export DATABASE_URL="postgresql://apiuser:apipassword@127.0.0.1:$port/ordersdb?sslmode=disable&gssencmode=disable"
+start_responder refuse --workers 2
+wait_until_serving || bail_out "the responder on a refusing database did not start serving"
+before=$(wc -l <"$TEST_TMP/refuse.count")
+hammer 4 /orders
+sleep 5
+stop_hammers
+attempts=$(($(wc -l <"$TEST_TMP/refuse.count") - before))
+served=$(grep -c . "$LOG")
+diag "refusing database: $attempts connection attempts in 5 s of load by 2 workers; $served log lines"
+check "connection attempts stay bounded by the back-off ($attempts; at most 10 per worker)" test "$attempts" -le 20
+check "... and the log is not one line per request ($served lines)" test "$served" -lt 30
+check "the log says it backs off" grep -q 'unavailable: .*retrying with back-off' "$LOG"
+kill -TERM "$SUPERVISOR"
+
+# The real thing from here on.
+on_exit pg_destroy
+pg_start >/dev/null || bail_out "cannot start a throwaway PostgreSQL"
+"$ROOT/scripts/seed-db" --postgres "$PG_TEST_URL" >/dev/null 2>&1 || bail_out "seed-db --postgres failed"
+DB=$(seeded_database)
+EXPECTED=$(expected_orders_json "$DB" 100 1000)
+body_of() {
+	local answer
+	answer=$(fcgi_get "$SOCKET" "$1")
+	printf '%s' "${answer#*$'\r\n\r\n'}"
+}
+fatal_lines() {
+	grep -c 'FATAL' "$PG_TEST_DIR/server.log" || true
+}
+
+# A wrong password: PostgreSQL's log gets a FATAL per attempt, so attempts
+# must follow the back-off, not the requests.
+export DATABASE_URL="postgresql://apiuser:wrongsecret@127.0.0.1:$PG_TEST_PORT/ordersdb"
+start_responder wrong-password --workers 2
+wait_until_serving || bail_out "the responder with a wrong password did not start serving"
+before=$(fatal_lines)
+hammer 4 /orders
+sleep 5
+stop_hammers
+fatals=$(($(fatal_lines) - before))
+diag "wrong password: $fatals FATAL lines in PostgreSQL's log in 5 s of load by 2 workers"
+check "a wrong password: PostgreSQL's FATAL lines stay bounded by the back-off ($fatals; at most 10 per worker)" \
+	test "$fatals" -le 20
+check "and the password is in no log line" bash -c "! grep -q wrongsecret '$LOG'"
+kill -TERM "$SUPERVISOR"
+
+export DATABASE_URL=$PG_TEST_URL
+# One worker, 16 /orders at once: all answered, byte for byte, with more
+# than one query in flight on its one connection (the worker says so
+# when it stops).
+start_responder pipeline --workers 1
+wait_until_serving || bail_out "the responder did not start serving"
+clients=()
+for client in $(seq 16); do
+	body_of /orders >"$TEST_TMP/concurrent-$client" &
+	clients+=($!)
+done
+wait "${clients[@]}"
+same=0
+for client in $(seq 16); do
+	[[ "$(cat "$TEST_TMP/concurrent-$client")" == "$EXPECTED" ]] && same=$((same + 1))
+done
+is "$same" 16 "one worker, 16 concurrent /orders: all 16 answered with the contract's bytes"
+hammer 16 /orders
+sleep 2
+stop_hammers
+kill -TERM "$SUPERVISOR"
+wait_for_log "$LOG" 'at most [0-9]+ in flight at once' || true
+most=$(sed -n 's/.*at most \([0-9]*\) in flight at once.*/\1/p' "$LOG" | sort -n | tail -n1)
+diag "$(grep 'in flight at once' "$LOG")"
+check "... and more than one query was in flight at once on its connection (at most ${most:-?})" \
+	test "${most:-0}" -gt 1
+
+# The schema changes under a running worker: the plans cached for the old
+# column types are prepared again, and the next request is served.
+start_responder schema --workers 1
+wait_until_serving || bail_out "the responder did not start serving"
+is "$(body_of /orders)" "$EXPECTED" "before the change: the contract's bytes"
+pg_query 'ALTER TABLE orders ALTER COLUMN total_cents TYPE bigint' >/dev/null
+is "$(body_of /orders)" "$EXPECTED" "ALTER TABLE ... total_cents TYPE bigint: the next /orders is 200 with the same bytes"
+pg_query 'ALTER TABLE orders ALTER COLUMN status TYPE varchar(100)' >/dev/null
+is "$(body_of /orders)" "$EXPECTED" "ALTER TABLE ... status TYPE varchar(100): the same"
+is "$(body_of /health)" '{"status":"ok"}' "/health is ok"
+pg_query 'ALTER TABLE orders RENAME TO orders_away' >/dev/null
+like "$(fcgi_get "$SOCKET" /health)" $'^Status: 503 .*\\{"status":"unavailable"\\}$' \
+	"the orders table gone: /health is 503 on PostgreSQL"
+pg_query 'ALTER TABLE orders_away RENAME TO orders' >/dev/null
+is "$(body_of /health)" '{"status":"ok"}' "and ok again once it is back"
+
+# A timestamptz column and a role whose time zone is Europe/Berlin: the
+# session runs in UTC, so the bytes are those of the timestamp column.
+pg_query "ALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz USING created_at AT TIME ZONE 'UTC'" >/dev/null
+pg_query "ALTER ROLE apiuser SET timezone = 'Europe/Berlin'" >/dev/null
+is "$(PGPASSWORD=apipassword psql -X -At -h 127.0.0.1 -p "$PG_TEST_PORT" -U apiuser ordersdb -c 'SHOW timezone')" \
+	Europe/Berlin "the role's own sessions are in Europe/Berlin"
+kill -HUP "$SUPERVISOR" # new workers, new connections: the role's setting applies to them
+sleep 1
+is "$(body_of /orders)" "$EXPECTED" "timestamptz column, role time zone Europe/Berlin: bytes identical to the timestamp column's"
+kill -TERM "$SUPERVISOR"
+
+# The embedded store's /health reads the orders table too.
+export DATABASE_URL="sqlite://$DB"
+start_responder sqlite-health --workers 1
+wait_until_serving || bail_out "the SQLite responder did not start serving"
+is "$(body_of /health)" '{"status":"ok"}' "SQLite: /health is ok"
+sqlite3 "$DB" 'DROP TABLE orders'
+like "$(fcgi_get "$SOCKET" /health)" $'^Status: 503 .*\\{"status":"unavailable"\\}$' \
+	"SQLite: the orders table dropped: /health is 503"
+is "$(fcgi_get "$SOCKET" / | tail -c 27)" '{"message":"Hello, World!"}' "and / is still answered"
+
+# A locked SQLite file costs a request at most about 100 ms (the busy
+# timeout), and never holds GET / back longer than that.
+DB=$(seeded_database)
+export DATABASE_URL="sqlite://$DB"
+start_responder sqlite-locked --workers 1
+wait_until_serving || bail_out "the SQLite responder did not start serving"
+(
+	echo 'BEGIN EXCLUSIVE;'
+	sleep 30
+	echo 'COMMIT;'
+) | sqlite3 "$DB" &
+locker=$!
+on_exit "kill $locker"
+sleep 0.5
+hammer 4 /orders
+sleep 0.3
+slowest=0 answered=0
+for _ in $(seq 50); do
+	started=$(millis)
+	answers_hello && answered=$((answered + 1))
+	elapsed=$(($(millis) - started))
+	((elapsed > slowest)) && slowest=$elapsed
+done
+started=$(millis)
+out=$(fcgi_get "$SOCKET" /orders)
+orders_ms=$(($(millis) - started))
+stop_hammers
+pkill -P "$locker"
+kill "$locker" 2>/dev/null
+is "$answered" 50 "a locked SQLite file, 4 clients on /orders: 50 sequential GET / answered"
+check "... the slowest in $slowest ms (asserted under 1000; 2 s and more before)" test "$slowest" -lt 1000
+like "$out" '^Status: 503 ' "... and /orders is a 503"
+check "... within about the 100 ms busy timeout ($orders_ms ms; asserted under 1000)" test "$orders_ms" -lt 1000
+
+done_testing
