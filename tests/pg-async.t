@@ -165,6 +165,48 @@ sleep 1
 is "$(body_of /orders)" "$EXPECTED" "timestamptz column, role time zone Europe/Berlin: bytes identical to the timestamp column's"
 kill -TERM "$SUPERVISOR"
 
+# More workers than the server takes connections (32 against 10, three
+# of them reserved for superusers): the workers that connected serve,
+# the others answer 503 at once, and neither log is flooded.
+pg_query "ALTER SYSTEM SET max_connections = 10" >/dev/null
+pg_stop_server fast >/dev/null
+pg_start_server >/dev/null || bail_out "PostgreSQL did not restart"
+fatal_before=$(fatal_lines)
+export DATABASE_URL=$PG_TEST_URL
+start_responder crowd --workers 32
+wait_for_children 32 || bail_out "32 workers did not start"
+wait_until_serving || bail_out "the crowded responder did not start serving"
+# 8 clients at once, so that the kernel hands connections to many of the
+# workers, 40 requests each; each line: status and milliseconds.
+clients=()
+for client in $(seq 8); do
+	(
+		for _ in $(seq 40); do
+			started=$(millis)
+			status=$(fcgi_get "$SOCKET" /orders | head -n1 | cut -d' ' -f2)
+			echo "$status $(($(millis) - started))"
+		done
+	) >"$TEST_TMP/crowd-$client" &
+	clients+=($!)
+done
+wait "${clients[@]}"
+read -r ok unavailable other slowest_503 < <(cat "$TEST_TMP"/crowd-* | awk '
+	$1 == 200 { ok++; next }
+	$1 == 503 { unavailable++; if ($2 > slowest) slowest = $2; next }
+	{ other++ }
+	END { printf "%d %d %d %d\n", ok, unavailable, other, slowest }')
+connections=$(pg_query "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'webapi-fcgi'")
+diag "32 workers, max_connections 10: $ok answered 200, $unavailable 503 (slowest $slowest_503 ms), $other otherwise; $connections connections held; $(grep -c . "$LOG") log lines, $(($(fatal_lines) - fatal_before)) FATAL lines in PostgreSQL's"
+check "32 workers against max_connections 10: requests are served ($ok of 320)" test "$ok" -gt 0
+is "$other" 0 "... every answer is a 200 or a 503"
+check "... and a 503 comes at once (slowest $slowest_503 ms; asserted under 1000)" test "$slowest_503" -lt 1000
+check "... with at most 7 connections held ($connections)" test "$connections" -le 7
+check "... and a log of fewer than 150 lines for 32 workers ($(grep -c . "$LOG"))" test "$(grep -c . "$LOG")" -lt 150
+kill -TERM "$SUPERVISOR"
+pg_query "ALTER SYSTEM RESET max_connections" >/dev/null
+pg_stop_server fast >/dev/null
+pg_start_server >/dev/null || bail_out "PostgreSQL did not restart"
+
 # The embedded store's /health reads the orders table too.
 export DATABASE_URL="sqlite://$DB"
 start_responder sqlite-health --workers 1
