@@ -523,6 +523,16 @@ int loop_run(struct loop *loop, loop_serve_fn serve, void *context)
 	}
 }
 
+void loop_step_back(struct loop *loop)
+{
+	if (!loop->listening)
+		return;
+	/* The kernel wakes the EPOLLEXCLUSIVE waiters in the order they were
+	 * added: added again, this worker is the last one asked. */
+	stop_listening(loop);
+	start_listening(loop);
+}
+
 void loop_set_source(struct loop *loop, const struct loop_source *source)
 {
 	loop->source = *source;

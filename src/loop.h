@@ -67,6 +67,11 @@ int loop_run(struct loop *loop, loop_serve_fn serve, void *context);
 /* Ends a request the serve function left pending, its answer written. */
 void loop_finish_request(struct loop *loop, struct connection *connection);
 
+/* Puts this worker last among those the kernel wakes for a new
+ * connection: one that cannot reach its database leaves new requests to
+ * the workers that can. */
+void loop_step_back(struct loop *loop);
+
 /* Watches source too (one at most). */
 void loop_set_source(struct loop *loop, const struct loop_source *source);
 

@@ -142,6 +142,10 @@ static void write_answer(struct fastcgi_worker *worker, FCGX_Request *request, c
 	if (!response->is_head)
 		FCGX_PutStr(response->body, (int)response->body_length, request->out);
 	app_release_growth(worker->app);
+	/* More workers than the database takes connections: the ones without
+	 * one answer 503 and step back, so the others take the requests. */
+	if (response->status == 503 && worker->loop != NULL)
+		loop_step_back(worker->loop);
 	worker->served++;
 	if ((worker->options->max_requests != 0 && worker->served >= worker->options->max_requests) ||
 	    is_past_rss_limit(worker->options))
@@ -279,8 +283,10 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	activity->ready = 1;
 	exit_code = loop_run(loop, serve_fastcgi_request, &worker);
 done:
-	loop_destroy(loop);
+	/* The store first: queries still in flight are answered (503) through
+	 * the loop, which must still be there. */
 	app_destroy(worker.app);
+	loop_destroy(loop);
 	log_flush_repeats();
 	return exit_code;
 }

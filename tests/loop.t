@@ -116,19 +116,20 @@ protocol_checks() { # ADDRESS LABEL
 WORKERS=2
 CAP=300
 EXPECTED_CONNS=$((WORKERS * CAP))
-start_responder unix --workers $WORKERS --max-connections $CAP --request-timeout 3 --keepalive-timeout 2
-wait_for_children $WORKERS || bail_out "no workers started"
-before=$(children | tr '\n' ' ')
-protocol_checks "$SOCKET" unix
-is "$(children | tr '\n' ' ')" "$before" "unix: the same workers served it all ($before)"
-check "unix: no worker was replaced" no_worker_replaced
-
-start_tcp_responder tcp --workers $WORKERS --max-connections $CAP --request-timeout 3 --keepalive-timeout 2
-wait_for_children $WORKERS || bail_out "no TCP workers started"
-before=$(children | tr '\n' ' ')
-protocol_checks "$ADDRESS" tcp
-is "$(children | tr '\n' ' ')" "$before" "tcp: the same workers served it all ($before)"
-check "tcp: no worker was replaced" no_worker_replaced
+# on_both LABEL ADDRESS: the checks, and that the same workers did it all.
+on_both() {
+	wait_for_children $WORKERS || bail_out "$1: no workers started"
+	local before
+	before=$(children | tr '\n' ' ')
+	protocol_checks "$2" "$1"
+	is "$(children | tr '\n' ' ')" "$before" "$1: the same workers served it all ($before)"
+	check "$1: no worker was replaced" no_worker_replaced
+}
+FLAGS=(--workers $WORKERS --max-connections $CAP --request-timeout 3 --keepalive-timeout 2)
+start_responder unix "${FLAGS[@]}"
+on_both unix "$SOCKET"
+start_tcp_responder tcp "${FLAGS[@]}"
+on_both tcp "$ADDRESS"
 
 # A sole worker that dies or stops: how long the socket goes unserved.
 start_responder sole --workers 1
