@@ -47,6 +47,7 @@ struct connection {
 	enum connection_state state;
 	int registered; /* in the epoll set */
 	int answered;	/* has answered a request: a kept connection */
+	int counted_as_kept; /* in loop->kept_connections */
 	long long since_ms;
 	struct connection *previous, *next; /* in the list of its state, oldest first */
 };
@@ -63,6 +64,7 @@ struct loop {
 	struct connection *by_fd; /* indexed by descriptor */
 	int table_size;
 	int open_connections;
+	int kept_connections; /* answered ones waiting for their next request */
 	struct connection_list waiting, receiving;
 	int listening;		   /* the listening socket is in the epoll set */
 	long long accept_paused_until; /* 0: not paused for lack of descriptors */
@@ -103,8 +105,13 @@ static void set_state(struct loop *loop, struct connection *connection, enum con
 {
 	if (connection->state != CONNECTION_FREE)
 		list_remove(list_of(loop, connection), connection);
+	loop->kept_connections -= connection->counted_as_kept;
+	connection->counted_as_kept = state == CONNECTION_WAITING && connection->answered;
+	loop->kept_connections += connection->counted_as_kept;
 	connection->state = state;
 	connection->since_ms = now;
+	*loop->settings.gauges.held = loop->open_connections;
+	*loop->settings.gauges.kept = loop->kept_connections;
 	if (state != CONNECTION_FREE)
 		list_append(list_of(loop, connection), connection);
 }
@@ -135,10 +142,10 @@ static void stop_listening(struct loop *loop)
 /* The connection is closed already (by libfcgi, or just now). */
 static void forget_connection(struct loop *loop, struct connection *connection)
 {
+	loop->open_connections--;
 	set_state(loop, connection, CONNECTION_FREE, 0);
 	connection->fd = -1;
 	connection->registered = 0;
-	loop->open_connections--;
 	/* A slot is free again: take the connections that waited for one. */
 	if (loop->accept_paused_until == 0)
 		start_listening(loop);
@@ -213,6 +220,8 @@ static int answer_request(struct loop *loop, struct connection *connection, int 
 	if (!request->keepConnection)
 		FCGX_Detach(request);
 	FCGX_Finish_r(request);
+	if (loop->settings.request_finished != NULL)
+		loop->settings.request_finished(context);
 	*loop->settings.busy_since_ms = 0;
 	if (request->ipcFd < 0) {
 		forget_connection(loop, connection);
@@ -346,6 +355,7 @@ static int accept_connections(struct loop *loop, loop_serve_fn serve, void *cont
 		connection->fd = fd;
 		connection->answered = 0;
 		loop->open_connections++;
+		(*loop->settings.gauges.accepted)++;
 		set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
 		/* lighttpd writes its request right after connecting: it is
 		 * usually waiting already, and costs no epoll round. */

@@ -40,6 +40,14 @@ typedef int (*order_row_fn)(void *context, const struct order_row *row);
 
 struct store;
 
+/* What the status page and the slow-request log learn from a process's
+ * store: kept by store.c around every call, whatever the backend. */
+struct store_figures {
+	long long wait_us;		/* spent in the backend's calls, all told */
+	long long down_since_ms;	/* wall clock of the first failure of an outage; 0: up */
+	unsigned long long reconnects; /* outages that ended */
+};
+
 /* What a backend file exports; store.c picks one by the DSN's kind. */
 struct store_backend {
 	/* Opens and prepares; on failure writes a reason (never a password)
@@ -70,5 +78,6 @@ enum store_status store_fetch_orders(struct store *store, const struct order_pag
 				     void *context);
 enum store_status store_ping(struct store *store);
 void store_close(struct store *store);
+const struct store_figures *store_figures(const struct store *store);
 
 #endif

@@ -51,6 +51,7 @@ struct position {
 struct supervisor {
 	const struct options *options;
 	int listen_fd;
+	struct status_board board; /* the shared mapping, as the status page reads it */
 	struct worker *workers; /* options->workers * GENERATIONS records */
 	int worker_capacity;
 	struct position *positions;
@@ -82,6 +83,7 @@ static struct worker *start_worker(struct supervisor *supervisor)
 	worker->activity->heartbeat_ms = 0;
 	snprintf(worker->activity->request, sizeof worker->activity->request, "(no request yet)");
 	worker->activity->ready = 0;
+	worker->activity->retiring = 0;
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_line("fork: %s", strerror(errno));
@@ -95,9 +97,11 @@ static struct worker *start_worker(struct supervisor *supervisor)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(0);
-		_exit(run_fastcgi_worker(supervisor->listen_fd, supervisor->options, worker->activity));
+		_exit(run_fastcgi_worker(supervisor->listen_fd, supervisor->options, worker->activity,
+					 &supervisor->board));
 	}
 	worker->pid = pid;
+	worker->activity->pid = pid;
 	worker->retiring = 0;
 	worker->started_at_ms = monotonic_ms();
 	return worker;
@@ -218,6 +222,7 @@ static void worker_exited(struct supervisor *supervisor, pid_t pid, int status)
 	notice_serving_workers(supervisor); /* before the record is freed: it may be the one that served */
 	struct worker dead = *worker;
 	worker->pid = 0;
+	worker->activity->pid = 0;
 	if (dead.retiring || supervisor->stopping)
 		return;
 	for (int i = 0; i < supervisor->options->workers; i++) {
@@ -300,10 +305,25 @@ static void replace_all_workers(struct supervisor *supervisor)
 		if (replacement == NULL)
 			return;
 		old->retiring = 1;
+		old->activity->retiring = 1;
 		kill(old->pid, SIGTERM);
 		position->worker = replacement;
 		position->quick_deaths = 0;
 	}
+}
+
+/* The "most at once" figures of the status page: sampled every tick, as
+ * well as by each status request. */
+static void sample_figures(struct supervisor *supervisor)
+{
+	struct status_shared *figures = supervisor->board.shared;
+	int active = status_active_workers(&supervisor->board);
+	int length, limit;
+
+	if (active > figures->most_active)
+		figures->most_active = active;
+	if (status_listen_queue(supervisor->listen_fd, &length, &limit) == 0 && length > figures->listen_queue_max)
+		figures->listen_queue_max = length;
 }
 
 static void handled_signals(sigset_t *set)
@@ -328,21 +348,34 @@ void supervisor_block_signals(void)
 static int allocate(struct supervisor *supervisor)
 {
 	int workers = supervisor->options->workers;
-	size_t shared_size = (size_t)workers * GENERATIONS * sizeof(struct worker_activity);
+	size_t shared_size = sizeof(struct status_shared) + (size_t)workers * GENERATIONS * sizeof(struct worker_activity);
 
 	supervisor->worker_capacity = workers * GENERATIONS;
 	supervisor->workers = calloc((size_t)supervisor->worker_capacity, sizeof *supervisor->workers);
 	supervisor->positions = calloc((size_t)workers, sizeof *supervisor->positions);
 	/* Anonymous shared memory survives fork: the workers write their
 	 * activity, the supervisor reads it. */
-	struct worker_activity *shared =
-	    mmap(NULL, shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	void *shared = mmap(NULL, shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (supervisor->workers == NULL || supervisor->positions == NULL || shared == MAP_FAILED) {
 		log_line("cannot allocate the worker table: %s", strerror(errno));
 		return -1;
 	}
+	/* The responder's own figures first, then one record per worker
+	 * slot; a worker reads them all for the status page. */
+	struct status_shared *figures = shared;
+	struct worker_activity *activity = (struct worker_activity *)(figures + 1);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	figures->started_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	figures->started_monotonic_ms = monotonic_ms();
+	figures->supervisor = getpid();
+	supervisor->board = (struct status_board){.shared = figures,
+						  .workers = activity,
+						  .capacity = supervisor->worker_capacity,
+						  .listen_fd = supervisor->listen_fd,
+						  .version = supervisor->options->version};
 	for (int i = 0; i < supervisor->worker_capacity; i++)
-		supervisor->workers[i].activity = &shared[i];
+		supervisor->workers[i].activity = &activity[i];
 	return 0;
 }
 
@@ -369,6 +402,7 @@ int supervise(int listen_fd, const struct options *options)
 		else if (monotonic_ms() >= supervisor.stop_deadline_ms)
 			signal_all(&supervisor, SIGKILL);
 		replace_stuck_workers(&supervisor);
+		sample_figures(&supervisor);
 
 		struct timespec tick = {0, TICK_MS * 1000L * 1000};
 		siginfo_t info;

@@ -66,8 +66,9 @@ static const char *reason_phrase(int status)
 static size_t format_response_head(const struct http_response *response, char *out, size_t out_size)
 {
 	int length =
-	    snprintf(out, out_size, "Status: %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
-		     response->status, reason_phrase(response->status), response->body_length,
+	    snprintf(out, out_size, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
+		     response->status, reason_phrase(response->status),
+		     response->content_type ? response->content_type : "application/json", response->body_length,
 		     response->status == 405 ? "Allow: GET, HEAD\r\n" : "");
 
 	return length < 0 ? 0 : (size_t)length < out_size ? (size_t)length : out_size - 1;
@@ -119,7 +120,56 @@ struct fastcgi_worker {
 	const struct options *options;
 	struct worker_activity *activity;
 	long served;
+	/* The request being answered, for its count and the slow-request log
+	 * once the loop has finished its response. */
+	long long started_us;
+	long long store_wait_before_us;
+	enum status_route route;
+	int status;
+	unsigned long long reconnects_counted;
 };
+
+static enum status_route counted_route(enum endpoint endpoint)
+{
+	switch (endpoint) {
+	case ENDPOINT_HELLO:
+		return STATUS_ROUTE_HELLO;
+	case ENDPOINT_ORDERS:
+		return STATUS_ROUTE_ORDERS;
+	case ENDPOINT_HEALTH:
+		return STATUS_ROUTE_HEALTH;
+	case ENDPOINT_STATUS:
+		return STATUS_ROUTE_STATUS;
+	case ENDPOINT_NONE:
+		break;
+	}
+	return STATUS_ROUTE_OTHER;
+}
+
+/* The loop's request_finished hook: a request's duration runs from its
+ * hand-over to serve_fastcgi_request to here, its response finished. A
+ * request answered later (an asynchronous store) would call this when it
+ * is. */
+static void finish_fastcgi_request(void *context)
+{
+	struct fastcgi_worker *worker = context;
+	struct status_counters *counters = &worker->activity->counters;
+	const struct store_figures *store = app_store_figures(worker->app);
+	long long duration_us = monotonic_us() - worker->started_us;
+
+	status_count_request(counters, worker->route, worker->status, duration_us);
+	/* The slot's count outlives this process: add what is new. */
+	counters->store_reconnects += store->reconnects - worker->reconnects_counted;
+	worker->reconnects_counted = store->reconnects;
+	counters->store_down_since_ms = store->down_since_ms;
+	if (worker->options->slow_request_ms == 0 || duration_us <= worker->options->slow_request_ms * 1000)
+		return;
+	counters->slow_requests++;
+	long long store_us = store->wait_us - worker->store_wait_before_us;
+	log_line("slow request: %s status %d took %lld ms: %lld ms waiting for the database, %lld ms in the worker",
+		 worker->activity->request, worker->status, duration_us / 1000, store_us / 1000,
+		 (duration_us - store_us) / 1000);
+}
 
 static int serve_fastcgi_request(void *context, FCGX_Request *request)
 {
@@ -130,15 +180,20 @@ static int serve_fastcgi_request(void *context, FCGX_Request *request)
 	    .script_name = FCGX_GetParam("SCRIPT_NAME", request->envp),
 	    .path_info = FCGX_GetParam("PATH_INFO", request->envp),
 	    .query_string = FCGX_GetParam("QUERY_STRING", request->envp),
+	    .status_path = worker->options->status_path,
 	};
 	struct http_response response;
 	char head[256];
 
+	worker->started_us = monotonic_us();
+	worker->store_wait_before_us = app_store_figures(worker->app)->wait_us;
 	snprintf(worker->activity->request, sizeof worker->activity->request, "%.16s %s",
 		 http.method ? http.method : "-", http.request_uri ? http.request_uri : "-");
 	discard_request_body(request->in);
 	struct route route = route_request(&http);
 	app_handle(worker->app, &route, &response);
+	worker->route = counted_route(route.endpoint);
+	worker->status = response.status;
 	size_t head_length = format_response_head(&response, head, sizeof head);
 	FCGX_PutStr(head, (int)head_length, request->out);
 	if (!response.is_head)
@@ -168,7 +223,8 @@ static void install_worker_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-int run_fastcgi_worker(int listen_fd, const struct options *options, struct worker_activity *activity)
+int run_fastcgi_worker(int listen_fd, const struct options *options, struct worker_activity *activity,
+		       const struct status_board *board)
 {
 	char error[512] = "";
 	struct fastcgi_worker worker = {.options = options, .activity = activity};
@@ -184,6 +240,9 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	}
 	if (error[0] != '\0')
 		log_line("%s", error); /* opened, but not usable yet (a database that is down) */
+	app_set_status_board(worker.app, board);
+	activity->counters.process_requests = 0;
+	activity->counters.store_down_since_ms = app_store_figures(worker.app)->down_since_ms;
 	if (drop_privileges(options) != 0) {
 		app_destroy(worker.app);
 		return EX_CONFIG;
@@ -210,6 +269,10 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	    .stop = &stop_requested,
 	    .heartbeat_ms = &activity->heartbeat_ms,
 	    .busy_since_ms = &activity->busy_since_ms,
+	    .gauges = {.accepted = &activity->counters.connections_accepted,
+		       .held = &activity->counters.connections_held,
+		       .kept = &activity->counters.kept_connections},
+	    .request_finished = finish_fastcgi_request,
 	};
 	loop = loop_create(&settings, error, sizeof error);
 	if (loop == NULL) {
@@ -246,6 +309,7 @@ int run_cgi_request(const struct options *options)
 	    .script_name = getenv("SCRIPT_NAME"),
 	    .path_info = getenv("PATH_INFO"),
 	    .query_string = getenv("QUERY_STRING"),
+	    .status_path = options->status_path, /* no status board: 404 */
 	};
 	struct route route = route_request(&http);
 	app_handle(app, &route, &response);
