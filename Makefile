@@ -9,7 +9,7 @@ WARNINGS := -std=c11 -Wall -Wextra $(WERROR)
 # change rebuilds only its users.
 DEPFLAGS := -MMD -MP
 CPPFLAGS += -D_GNU_SOURCE
-LDLIBS := -lfcgi -ljson-c -lsqlite3
+LDLIBS := -lfcgi -ljson-c -lsqlite3 -lsystemd
 # Only the plugin and the DATABASE_URL fuzzer see libpq; where its headers
 # live is pkg-config's to say (Debian: /usr/include/postgresql).
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null)

@@ -325,7 +325,15 @@ int main(int argc, char **argv)
 		goto done;
 	}
 
-	if (options.listen_address != NULL) {
+	int handed_over = 0;
+	if (options.listen_address != NULL && getenv("LISTEN_FDS") != NULL && (listen_fd = inherited_listener()) >= 0) {
+		/* An upgraded copy (SIGUSR2) takes over the socket of --listen. */
+		supervisor_block_signals();
+		log_line("took over %s (fd %d), store %s", options.listen_address, listen_fd, options.database.masked);
+		exit_code = supervise(listen_fd, &options, &handed_over);
+		if (is_unix_listener(listen_fd) && !handed_over)
+			unlink(options.listen_address);
+	} else if (options.listen_address != NULL) {
 		supervisor_block_signals();
 		listen_fd = bind_listener(options.listen_address, options.backlog, error, sizeof error);
 		if (listen_fd < 0) {
@@ -340,12 +348,13 @@ int main(int argc, char **argv)
 			goto done;
 		}
 		log_line("listening on %s, store %s", options.listen_address, options.database.masked);
-		exit_code = supervise(listen_fd, &options);
-		if (is_unix)
+		exit_code = supervise(listen_fd, &options, &handed_over);
+		/* After an upgrade the socket file is the new copy's. */
+		if (is_unix && !handed_over)
 			unlink(options.listen_address);
 	} else if ((listen_fd = inherited_listener()) >= 0) {
 		log_line("serving an inherited socket, store %s", options.database.masked);
-		exit_code = supervise(listen_fd, &options);
+		exit_code = supervise(listen_fd, &options, &handed_over);
 	} else {
 		exit_code = run_cgi_request(&options);
 	}

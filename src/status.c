@@ -125,7 +125,7 @@ static int unix_listen_queue(int listen_fd, int *length, int *limit)
 
 int status_listen_queue(int listen_fd, int *length, int *limit)
 {
-	struct sockaddr_storage address;
+	struct sockaddr_storage address = {0};
 	socklen_t address_length = sizeof address;
 
 	if (getsockname(listen_fd, (struct sockaddr *)&address, &address_length) != 0)
