@@ -110,8 +110,7 @@ static void usage(FILE *out)
 		"Signals: SIGTERM/SIGINT finish what is in flight and stop; SIGHUP replaces the workers;\n"
 		"SIGUSR2 starts the executable on disk now on the same socket, then the old one retires.\n",
 		sysconf(_SC_NPROCESSORS_ONLN), DEFAULT_BACKLOG, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_KEEPALIVE_TIMEOUT,
-		connection_limit(), DEFAULT_USER, FALLBACK_USER,
-		DEFAULT_DATABASE_PATH);
+		connection_limit(), DEFAULT_USER, FALLBACK_USER, DEFAULT_DATABASE_PATH);
 }
 
 static int parse_count(const char *flag, const char *text, long minimum, long maximum, long *value)
@@ -206,7 +205,9 @@ static int parse_options(int argc, char **argv, struct options *options)
 			break;
 		case 's':
 			if (optarg[0] != '/' || strlen(optarg) > MAX_STATUS_PATH) {
-				fprintf(stderr, "webapi-fcgi: --status-path takes a path starting with / of at most %d bytes, not '%s'\n",
+				fprintf(stderr,
+					"webapi-fcgi: --status-path takes a path starting with / of at most %d bytes, "
+					"not '%s'\n",
 					MAX_STATUS_PATH, optarg);
 				return -1;
 			}

@@ -1,4 +1,5 @@
-/* status.c: the figures of the status page: counters the workers keep in shared memory, and the JSON and metrics pages read from them. */
+/* status.c: the figures of the status page: counters the workers keep in shared memory, and the JSON and metrics pages
+ * read from them. */
 #include "status.h"
 
 #include <errno.h>
@@ -88,7 +89,9 @@ static int unix_listen_queue(int listen_fd, int *length, int *limit)
 		struct unix_diag_req request;
 	} query = {
 	    .header = {.nlmsg_len = sizeof query, .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST},
-	    .request = {.sdiag_family = AF_UNIX, .udiag_states = 1U << TCP_LISTEN, .udiag_show = UDIAG_SHOW_RQLEN,
+	    .request = {.sdiag_family = AF_UNIX,
+			.udiag_states = 1U << TCP_LISTEN,
+			.udiag_show = UDIAG_SHOW_RQLEN,
 			.udiag_cookie = {~0U, ~0U}},
 	};
 	long answer[2048 / sizeof(long)];
@@ -248,15 +251,16 @@ static json_object *worker_entry(const struct worker_activity *worker, long long
 	request[sizeof request - 1] = '\0';
 	json_object_object_add(entry, "pid", json_object_new_int((int)worker->pid));
 	json_object_object_add(entry, "state",
-			       json_object_new_string(worker->retiring	    ? "finishing"
-						      : !worker->ready	    ? "starting"
+			       json_object_new_string(worker->retiring	? "finishing"
+						      : !worker->ready	? "starting"
 						      : busy_since != 0 ? "active"
-									    : "idle"));
+									: "idle"));
 	json_object_object_add(entry, "requests", json_object_new_int64(worker->counters.process_requests));
 	json_object_object_add(entry, busy_since != 0 ? "request" : "last_request", json_object_new_string(request));
 	json_object_object_add(entry, "duration_ms",
-			       json_object_new_double(busy_since != 0 ? (double)(now_ms - busy_since)
-								      : (double)worker->counters.last_duration_us / 1000.0));
+			       json_object_new_double(busy_since != 0
+							  ? (double)(now_ms - busy_since)
+							  : (double)worker->counters.last_duration_us / 1000.0));
 	json_object_object_add(entry, "connections", json_object_new_int(worker->counters.connections_held));
 	json_object_object_add(entry, "rss_bytes", json_object_new_int64(resident_bytes(worker->pid)));
 	return entry;

@@ -1,4 +1,5 @@
-/* status.h: the figures of the status page: counters the workers keep in shared memory, and the JSON and metrics pages read from them. */
+/* status.h: the figures of the status page: counters the workers keep in shared memory, and the JSON and metrics pages
+ * read from them. */
 #ifndef WEBAPI_STATUS_H
 #define WEBAPI_STATUS_H
 
@@ -6,8 +7,14 @@
 #include <sys/types.h>
 
 /* The routes counted apart on the metrics page. */
-enum status_route { STATUS_ROUTE_HELLO, STATUS_ROUTE_ORDERS, STATUS_ROUTE_HEALTH, STATUS_ROUTE_STATUS,
-		    STATUS_ROUTE_OTHER, STATUS_ROUTES };
+enum status_route {
+	STATUS_ROUTE_HELLO,
+	STATUS_ROUTE_ORDERS,
+	STATUS_ROUTE_HEALTH,
+	STATUS_ROUTE_STATUS,
+	STATUS_ROUTE_OTHER,
+	STATUS_ROUTES
+};
 /* The status codes the handlers answer, and one slot for any other. */
 #define STATUS_CODES 7
 /* Latency buckets (upper bounds in microseconds, status.c), plus +Inf. */
@@ -71,7 +78,6 @@ int status_listen_queue(int listen_fd, int *length, int *limit);
 
 /* Renders the page into a malloc'd string (*body, *length); returns its
  * Content-Type, or NULL when out of memory. */
-const char *status_render(const struct status_board *board, enum status_format format, char **body,
-			  size_t *length);
+const char *status_render(const struct status_board *board, enum status_format format, char **body, size_t *length);
 
 #endif

@@ -43,8 +43,8 @@ struct store;
 /* What the status page and the slow-request log learn from a process's
  * store: kept by store.c around every call, whatever the backend. */
 struct store_figures {
-	long long wait_us;		/* spent in the backend's calls, all told */
-	long long down_since_ms;	/* wall clock of the first failure of an outage; 0: up */
+	long long wait_us;	       /* spent in the backend's calls, all told */
+	long long down_since_ms;       /* wall clock of the first failure of an outage; 0: up */
 	unsigned long long reconnects; /* outages that ended */
 };
 

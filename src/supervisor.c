@@ -592,7 +592,8 @@ void supervisor_block_signals(void)
 static int allocate(struct supervisor *supervisor)
 {
 	int workers = supervisor->options->workers;
-	size_t shared_size = sizeof(struct status_shared) + (size_t)workers * GENERATIONS * sizeof(struct worker_activity);
+	size_t shared_size =
+	    sizeof(struct status_shared) + (size_t)workers * GENERATIONS * sizeof(struct worker_activity);
 
 	supervisor->worker_capacity = workers * GENERATIONS;
 	supervisor->workers = calloc((size_t)supervisor->worker_capacity, sizeof *supervisor->workers);

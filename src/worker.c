@@ -65,11 +65,10 @@ static const char *reason_phrase(int status)
 /* The CGI/FastCGI response head, written where the response is sent. */
 static size_t format_response_head(const struct http_response *response, char *out, size_t out_size)
 {
-	int length =
-	    snprintf(out, out_size, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
-		     response->status, reason_phrase(response->status),
-		     response->content_type ? response->content_type : "application/json", response->body_length,
-		     response->status == 405 ? "Allow: GET, HEAD\r\n" : "");
+	int length = snprintf(out, out_size, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
+			      response->status, reason_phrase(response->status),
+			      response->content_type ? response->content_type : "application/json",
+			      response->body_length, response->status == 405 ? "Allow: GET, HEAD\r\n" : "");
 
 	return length < 0 ? 0 : (size_t)length < out_size ? (size_t)length : out_size - 1;
 }
