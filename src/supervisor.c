@@ -509,6 +509,22 @@ static void exec_successor(struct supervisor *supervisor, int ready_fd)
 	_exit(127);
 }
 
+/* Whether lighttpd started this process (bin-path): lighttpd then owns
+ * it, and would stop only the old copy, leaving the new one serving a
+ * socket file lighttpd removes. */
+static int started_by_lighttpd(void)
+{
+	char path[64], name[32] = "";
+
+	snprintf(path, sizeof path, "/proc/%ld/comm", (long)getppid());
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t length = fd >= 0 ? read(fd, name, sizeof name - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	name[length > 0 ? length : 0] = '\0';
+	return strcmp(name, "lighttpd\n") == 0;
+}
+
 /* SIGUSR2: a new copy of the executable on the same socket. */
 static void start_successor(struct supervisor *supervisor)
 {
@@ -516,6 +532,11 @@ static void start_successor(struct supervisor *supervisor)
 
 	if (supervisor->successor != 0 || supervisor->stopping) {
 		log_line("SIGUSR2: an upgrade is under way already, or stopping; ignored");
+		return;
+	}
+	if (started_by_lighttpd()) {
+		log_line("SIGUSR2: lighttpd started this process (bin-path) and owns it: restart lighttpd to upgrade; "
+			 "ignored");
 		return;
 	}
 	if (pipe2(ready, O_CLOEXEC) != 0) {

@@ -120,4 +120,13 @@ replace_binary "$BIN"
 kill -USR2 "$spawned"
 upgraded "$spawned" "$SPAWNED" "$BIN" "spawn-fcgi"
 
+# --- lighttpd's bin-path: lighttpd owns the process, the upgrade is refused ---
+stack_up WORKERS=1
+bin_path_supervisor=$(pgrep -P "$(cat "$STACK_DIR/stack.pid")" -x webapi-fcgi)
+kill -USR2 "$bin_path_supervisor"
+check "under lighttpd's bin-path SIGUSR2 is refused, and the log says why" \
+	wait_for_log "$STACK_DIR/stack.log" 'lighttpd started this process \(bin-path\) and owns it: restart lighttpd'
+is "$(pgrep -P "$(cat "$STACK_DIR/stack.pid")" -x webapi-fcgi)" "$bin_path_supervisor" "the same supervisor serves on"
+is "$(http GET "$BASE_URL/")" 200 "and answers"
+
 done_testing
