@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # notify.t: systemd's notification protocol as a service manager sees it on NOTIFY_SOCKET: READY=1 only once the workers serve, STATUS=, RELOADING=1 and READY=1 around SIGHUP, MAINPID= across an upgrade, STOPPING=1, and WATCHDOG=1 when WATCHDOG_USEC is set.
 source "$(dirname "$0")/lib/common.sh"
+source "$ROOT/tests/lib/pg.sh"
 
 DB=$(seeded_database)
 export DATABASE_URL="sqlite://$DB"
@@ -62,6 +63,24 @@ check "STOPPING=1" grep -q '^STOPPING=1$' "$MESSAGES"
 is "$(kinds "$MESSAGES" | uniq | tr '\n' ' ')" "READY STATUS RELOADING READY STATUS STOPPING " \
 	"in order: READY, STATUS, RELOADING, READY, STATUS, STOPPING"
 check "no WATCHDOG=1 without WATCHDOG_USEC" bash -c "! grep -q '^WATCHDOG=1' '$MESSAGES'"
+
+# Workers that cannot start yet: READY=1 waits for them. PostgreSQL is
+# frozen, so each worker's connect waits (PGCONNECT_TIMEOUT) in its start.
+on_exit pg_destroy
+pg_start >/dev/null || bail_out "cannot start a throwaway PostgreSQL"
+postmaster=$(pg_server_pid)
+NOTIFY3="$TEST_TMP/manager3.sock"
+MESSAGES3="$TEST_TMP/messages3"
+listen_notify "$NOTIFY3" "$MESSAGES3"
+kill -STOP "$postmaster"
+on_exit "kill -CONT $postmaster"
+NOTIFY_SOCKET=$NOTIFY3 PGCONNECT_TIMEOUT=30 DATABASE_URL=$PG_TEST_URL start_responder waiting --workers 2
+sleep 1.5
+is "$(cat "$MESSAGES3")" "" "workers still opening their store: no READY=1 yet (after 1.5 s)"
+kill -CONT "$postmaster"
+check "the store reachable, the workers start: READY=1" wait_for_log "$MESSAGES3" '^READY=1'
+like "$(fcgi_get "$SOCKET" /)" '^Status: 200 OK' "and a request is served"
+kill -TERM "$SUPERVISOR"
 
 # MAINPID= across an upgrade, and the watchdog.
 NOTIFY2="$TEST_TMP/manager2.sock"

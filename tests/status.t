@@ -71,6 +71,18 @@ is "$(metric "$metrics" 'webapi_request_duration_seconds_bucket{route="orders",l
 	"latency histogram: orders' +Inf bucket holds both"
 is "$(metric "$metrics" 'webapi_workers{state="idle"}')" 1 "webapi_workers idle 1"
 
+# A kept connection (FCGI_KEEP_CONN) waiting for its next request.
+"$ROOT/tests/lib/fcgi-peer" "$SOCKET" keep get / send answer 5 /dev/null touch "$TEST_TMP/kept" wait-for "$TEST_TMP/release" \
+	>/dev/null 2>&1 &
+peer=$!
+on_exit "kill $peer"
+for _ in $(seq 100); do [[ -e "$TEST_TMP/kept" ]] && break; sleep 0.05; done
+json=$(fcgi_get "$SOCKET" /status | body)
+is "$(field "$json" 'd["kept_connections"]') $(field "$json" 'd["connections"]')" "1 2" \
+	"a kept connection: kept_connections 1, connections 2 (with the status request's)"
+touch "$TEST_TMP/release"
+wait "$peer"
+
 # The listen queue's maximum: the workers stopped, connections wait in
 # the backlog, the supervisor's tick sees them.
 start_tcp_responder status-tcp --workers 1 --backlog 50 --status-path /status
