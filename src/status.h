@@ -46,7 +46,6 @@ struct status_shared {
 	long long started_monotonic_ms;
 	volatile int most_active;
 	volatile int listen_queue_max;
-	volatile int upgrading;
 	pid_t supervisor;
 };
 

@@ -276,7 +276,6 @@ static void successor_exited(struct supervisor *supervisor, int status)
 	if (supervisor->successor_fd >= 0)
 		close(supervisor->successor_fd);
 	supervisor->successor_fd = -1;
-	supervisor->board.shared->upgrading = 0;
 }
 
 static void reap_workers(struct supervisor *supervisor)
@@ -504,6 +503,10 @@ static void exec_successor(struct supervisor *supervisor, int ready_fd)
 	setenv("LISTEN_PID", value, 1);
 	setenv("LISTEN_FDS", "1", 1);
 	unsetenv("LISTEN_FDNAMES");
+	/* systemd names the process that is to send WATCHDOG=1; from now on
+	 * that is the new copy (sd_watchdog_enabled checks the pid). */
+	if (getenv("WATCHDOG_PID") != NULL)
+		setenv("WATCHDOG_PID", value, 1);
 	execv(supervisor->executable, argv);
 	log_line("SIGUSR2: exec %s: %s", supervisor->executable, strerror(errno));
 	_exit(127);
@@ -561,7 +564,6 @@ static void start_successor(struct supervisor *supervisor)
 	fcntl(ready[0], F_SETFL, O_NONBLOCK);
 	supervisor->successor = pid;
 	supervisor->successor_fd = ready[0];
-	supervisor->board.shared->upgrading = 1;
 }
 
 /* Where the successor is started from: the path this process was, not

@@ -86,7 +86,14 @@ kill -TERM "$SUPERVISOR"
 NOTIFY2="$TEST_TMP/manager2.sock"
 MESSAGES2="$TEST_TMP/messages2"
 listen_notify "$NOTIFY2" "$MESSAGES2"
-NOTIFY_SOCKET=$NOTIFY2 WATCHDOG_USEC=1000000 start_responder upgrade --workers 1
+# As systemd does: WATCHDOG_PID names the process that is to send WATCHDOG=1.
+SOCKET="$TEST_TMP/upgrade.sock"
+LOG="$TEST_TMP/upgrade.log"
+NOTIFY_SOCKET=$NOTIFY2 WATCHDOG_USEC=1000000 perl -e '$ENV{WATCHDOG_PID} = $$; exec @ARGV' \
+	"$RESPONDER" --listen "$SOCKET" --workers 1 >/dev/null 2>"$LOG" &
+SUPERVISOR=$!
+on_exit "kill -STOP $SUPERVISOR; pkill -KILL -P $SUPERVISOR; kill -KILL $SUPERVISOR"
+wait_for_socket "$SOCKET" || bail_out "the responder did not start: $(cat "$LOG")"
 check "WATCHDOG_USEC=1000000: WATCHDOG=1 comes" wait_for_log "$MESSAGES2" '^WATCHDOG=1$'
 sleep 1.2
 check "and comes again (every half period)" test "$(grep -c '^WATCHDOG=1$' "$MESSAGES2")" -ge 2
@@ -100,6 +107,9 @@ like "$(grep "MAINPID=$new" "$MESSAGES2" | head -n1)" "^READY=1 \| MAINPID=$new$
 for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
 check "the old supervisor is gone" bash -c "! kill -0 $old 2>/dev/null"
 like "$(fcgi_get "$SOCKET" /)" '^Status: 200 OK' "the new one serves the same socket"
+sleep 1.2
+check "and sends WATCHDOG=1 (WATCHDOG_PID is its pid now)" \
+	bash -c "sed -n '/^MAINPID=$new/,\$p' '$MESSAGES2' | grep -q '^WATCHDOG=1$'"
 kill -TERM "$new"
 check "SIGTERM to the new one: STOPPING=1" wait_for_log "$MESSAGES2" '^STOPPING=1$'
 
