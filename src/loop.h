@@ -11,7 +11,7 @@
 struct allowed_peers;
 
 /* What the loop publishes for the status page (in shared memory): one
- * writer, this worker's loop. */
+ * writer, this worker's loop. All three are required. */
 struct loop_gauges {
 	volatile unsigned long long *accepted; /* connections accepted, ever */
 	volatile int *held;		       /* connections open now */
