@@ -93,7 +93,10 @@ kill -CONT $(children)
 exec 5>&- 6>&- 7>&-
 json=$(fcgi_get "$ADDRESS" /status | body)
 is "$(field "$json" 'd["listen_queue_limit"]')" 50 "TCP: listen_queue_limit is --backlog"
-is "$(field "$json" 'd["max_listen_queue"]')" 3 "TCP: max_listen_queue: the 3 connections that waited"
+# At least the 3; the status request's own connection, or the start-up
+# probe's, may have been waiting beside them when the supervisor looked.
+max_queue=$(field "$json" 'd["max_listen_queue"]')
+check "TCP: max_listen_queue: the 3 connections that waited, seen ($max_queue)" test "$max_queue" -ge 3 -a "$max_queue" -le 5
 
 # Off by default: the path is any unknown path.
 start_responder nostatus --workers 1
