@@ -9,7 +9,7 @@ WARNINGS := -std=c11 -Wall -Wextra $(WERROR)
 # change rebuilds only its users.
 DEPFLAGS := -MMD -MP
 CPPFLAGS += -D_GNU_SOURCE
-LDLIBS := -lfcgi -ljson-c -lsqlite3
+LDLIBS := -lfcgi -ljson-c -lsqlite3 -lsystemd
 # Only the plugin and the DATABASE_URL fuzzer see libpq; where its headers
 # live is pkg-config's to say (Debian: /usr/include/postgresql).
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null)
@@ -53,8 +53,11 @@ HEADERS := $(wildcard src/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 # Two builds of main.c: the checkout's (its data/orders.db, scripts/seed-db)
 # and the installed one (STATEDIR, webapi-fcgi-seed-db).
-CHECKOUT_PATHS := -DDEFAULT_DATABASE_PATH='"$(subst ','\'',$(CURDIR))/$(DATABASE)"' -DSEED_COMMAND='"scripts/seed-db"'
-INSTALLED_PATHS := -DDEFAULT_DATABASE_PATH='"$(STATEDIR)/orders.db"' -DSEED_COMMAND='"webapi-fcgi-seed-db"'
+# What --version and the status page say; make VERSION=... builds another.
+VERSION ?= 0.12.0
+VERSION_FLAG := -DWEBAPI_VERSION='"$(subst ','\'',$(VERSION))"'
+CHECKOUT_PATHS := $(VERSION_FLAG) -DDEFAULT_DATABASE_PATH='"$(subst ','\'',$(CURDIR))/$(DATABASE)"' -DSEED_COMMAND='"scripts/seed-db"'
+INSTALLED_PATHS := $(VERSION_FLAG) -DDEFAULT_DATABASE_PATH='"$(STATEDIR)/orders.db"' -DSEED_COMMAND='"webapi-fcgi-seed-db"'
 
 .PHONY: all deps run check test unit bench sanitize clean install uninstall FORCE
 all: $(BUILD)/webapi-fcgi $(BUILD)/webapi-store-pgsql.so $(BUILD)/seed-orders $(BUILD)/pgsql-describe \

@@ -51,6 +51,7 @@ struct app {
 	size_t hello_length;
 	char *message_body; /* the last error or status body, owned here */
 	size_t message_length;
+	const struct status_board *status_board;
 };
 
 /* json-c formats each integer with snprintf: 200,000 of the 809,000
@@ -383,6 +384,40 @@ void app_release_growth(struct app *app)
 	malloc_trim(0);
 }
 
+/* The status page, rendered from the workers' shared counters. */
+static void answer_status(struct app *app, const char *query, struct http_response *response)
+{
+	char *body = NULL;
+	size_t length = 0;
+
+	if (app->status_board == NULL) {
+		set_message_body(app, response, 404, "error", "not found");
+		return;
+	}
+	const char *content_type = status_render(app->status_board, status_format_of(query), &body, &length);
+	if (content_type == NULL) {
+		set_message_body(app, response, 500, "error", "out of memory");
+		return;
+	}
+	free(app->message_body);
+	app->message_body = body;
+	app->message_length = length;
+	response->status = 200;
+	response->body = body;
+	response->body_length = length;
+	response->content_type = content_type;
+}
+
+void app_set_status_board(struct app *app, const struct status_board *board)
+{
+	app->status_board = board;
+}
+
+const struct store_figures *app_store_figures(const struct app *app)
+{
+	return store_figures(app->store);
+}
+
 int app_handle(struct app *app, const struct route *route, struct http_response *response, struct app_reply *reply)
 {
 	struct order_page page;
@@ -404,6 +439,9 @@ int app_handle(struct app *app, const struct route *route, struct http_response 
 		return fetch_page(app, route, &page, response, reply);
 	case ENDPOINT_HEALTH:
 		return fetch_page(app, route, &health_page, response, reply);
+	case ENDPOINT_STATUS:
+		answer_status(app, route->query, response);
+		return 1;
 	case ENDPOINT_NONE:
 		set_message_body(app, response, route->status, "error",
 				 route->status == 405   ? "method not allowed"

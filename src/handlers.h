@@ -6,6 +6,7 @@
 
 #include "dsn.h"
 #include "router.h"
+#include "status.h"
 #include "store.h"
 
 struct http_response {
@@ -13,6 +14,7 @@ struct http_response {
 	int is_head;	  /* the headers of the GET answer, no body */
 	const char *body; /* valid until the next app_handle call */
 	size_t body_length;
+	const char *content_type; /* NULL: application/json */
 };
 
 struct app;
@@ -36,6 +38,12 @@ int app_handle(struct app *app, const struct route *route, struct http_response 
 
 /* The store, for the worker's event loop to watch (store_wait). */
 struct store *app_store(struct app *app);
+
+/* Where the status endpoint reads its figures (NULL: it answers 404). */
+void app_set_status_board(struct app *app, const struct status_board *board);
+
+/* The store's figures, for the status page and the slow-request log. */
+const struct store_figures *app_store_figures(const struct app *app);
 
 /* Gives back the memory a huge response grew (json-c's buffers, malloc's
  * free memory); call it once that response is sent. Cheap otherwise. */

@@ -49,6 +49,7 @@ struct connection {
 	int registered; /* in the epoll set */
 	int answered;	/* has answered a request: a kept connection */
 	int keep;	/* the request being answered asked to keep the connection */
+	int counted_as_kept; /* in loop->kept_connections */
 	long long since_ms;
 	struct connection *previous, *next; /* in the list of its state, oldest first */
 };
@@ -65,6 +66,7 @@ struct loop {
 	struct connection *by_fd; /* indexed by descriptor */
 	int table_size;
 	int open_connections;
+	int kept_connections; /* answered ones waiting for their next request */
 	struct connection_list waiting, receiving, answering;
 	loop_serve_fn serve;
 	void *serve_context;
@@ -120,8 +122,13 @@ static void set_state(struct loop *loop, struct connection *connection, enum con
 {
 	if (connection->state != CONNECTION_FREE)
 		list_remove(list_of(loop, connection), connection);
+	loop->kept_connections -= connection->counted_as_kept;
+	connection->counted_as_kept = state == CONNECTION_WAITING && connection->answered;
+	loop->kept_connections += connection->counted_as_kept;
 	connection->state = state;
 	connection->since_ms = now;
+	*loop->settings.gauges.held = loop->open_connections;
+	*loop->settings.gauges.kept = loop->kept_connections;
 	if (state != CONNECTION_FREE)
 		list_append(list_of(loop, connection), connection);
 }
@@ -152,10 +159,10 @@ static void stop_listening(struct loop *loop)
 /* The connection is closed already (by libfcgi, or just now). */
 static void forget_connection(struct loop *loop, struct connection *connection)
 {
+	loop->open_connections--;
 	set_state(loop, connection, CONNECTION_FREE, 0);
 	connection->fd = -1;
 	connection->registered = 0;
-	loop->open_connections--;
 	/* A slot is free again: take the connections that waited for one. */
 	if (loop->accept_paused_until == 0)
 		start_listening(loop);
@@ -384,6 +391,7 @@ static void accept_connections(struct loop *loop)
 		connection->fd = fd;
 		connection->answered = 0;
 		loop->open_connections++;
+		(*loop->settings.gauges.accepted)++;
 		set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
 		/* lighttpd writes its request right after connecting: it is
 		 * usually waiting already, and costs no epoll round. */

@@ -10,6 +10,14 @@
 
 struct allowed_peers;
 
+/* What the loop publishes for the status page (in shared memory): one
+ * writer, this worker's loop. All three are required. */
+struct loop_gauges {
+	volatile unsigned long long *accepted; /* connections accepted, ever */
+	volatile int *held;		       /* connections open now */
+	volatile int *kept;		       /* of them, kept ones waiting for their next request */
+};
+
 struct loop_settings {
 	int listen_fd;
 	const struct allowed_peers *allowed_peers;
@@ -23,6 +31,7 @@ struct loop_settings {
 	 * the loop, and set while a request is being answered. */
 	volatile long long *heartbeat_ms;
 	volatile long long *busy_since_ms;
+	struct loop_gauges gauges;
 };
 
 struct connection;

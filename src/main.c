@@ -14,6 +14,7 @@
 #include "listener.h"
 #include "log.h"
 #include "options.h"
+#include "router.h"
 #include "store.h"
 #include "supervisor.h"
 #include "worker.h"
@@ -26,6 +27,10 @@
 #endif
 #ifndef SEED_COMMAND
 #define SEED_COMMAND "scripts/seed-db"
+#endif
+/* The Makefile's VERSION; a build can be told apart after an upgrade. */
+#ifndef WEBAPI_VERSION
+#define WEBAPI_VERSION "unknown"
 #endif
 
 /* Longer than the idle time of the fronts' own pools (nginx's upstream
@@ -89,16 +94,23 @@ static void usage(FILE *out)
 		"                            (default 0: never)\n"
 		"  -u, --user NAME           when started as root, run workers as NAME\n"
 		"                            (default %s, else %s); root itself is refused\n"
+		"      --status-path PATH    answer the status page at PATH (JSON; ?full lists the workers,\n"
+		"                            ?openmetrics gives Prometheus metrics); default: none\n"
+		"      --slow-request-ms N   log each request that took longer than N ms, and where the time\n"
+		"                            went (default 0: never)\n"
+		"      --version             print the version and exit\n"
 		"  -h, --help                this text\n"
 		"\n"
 		"Environment:\n"
 		"  DATABASE_URL              sqlite:///abs/path.db, sqlite://rel/path.db,\n"
 		"                            postgresql://user:pass@host:port/db, postgres://..., or a libpq\n"
 		"                            keyword string (host=... dbname=...); unset: %s\n"
-		"  FCGI_WEB_SERVER_ADDRS     comma-separated front-end IPs allowed to connect over TCP\n",
+		"  FCGI_WEB_SERVER_ADDRS     comma-separated front-end IPs allowed to connect over TCP\n"
+		"\n"
+		"Signals: SIGTERM/SIGINT finish what is in flight and stop; SIGHUP replaces the workers;\n"
+		"SIGUSR2 starts the executable on disk now on the same socket, then the old one retires.\n",
 		sysconf(_SC_NPROCESSORS_ONLN), DEFAULT_BACKLOG, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_KEEPALIVE_TIMEOUT,
-		connection_limit(), DEFAULT_USER, FALLBACK_USER,
-		DEFAULT_DATABASE_PATH);
+		connection_limit(), DEFAULT_USER, FALLBACK_USER, DEFAULT_DATABASE_PATH);
 }
 
 static int parse_count(const char *flag, const char *text, long minimum, long maximum, long *value)
@@ -128,6 +140,9 @@ static int parse_options(int argc, char **argv, struct options *options)
 	    {"max-connections", required_argument, NULL, 'c'},
 	    {"max-worker-rss", required_argument, NULL, 'r'},
 	    {"user", required_argument, NULL, 'u'},
+	    {"status-path", required_argument, NULL, 's'},
+	    {"slow-request-ms", required_argument, NULL, 'S'},
+	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -143,6 +158,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 	int most_connections = connection_limit();
 	options->max_connections = most_connections;
 	options->user = DEFAULT_USER;
+	options->version = WEBAPI_VERSION;
 	while ((option = getopt_long(argc, argv, "l:w:u:h", long_options, NULL)) != -1) {
 		switch (option) {
 		case 'l':
@@ -187,6 +203,24 @@ static int parse_options(int argc, char **argv, struct options *options)
 			options->user = optarg;
 			options->user_given = 1;
 			break;
+		case 's':
+			if (optarg[0] != '/' || strlen(optarg) > MAX_STATUS_PATH) {
+				fprintf(stderr,
+					"webapi-fcgi: --status-path takes a path starting with / of at most %d bytes, "
+					"not '%s'\n",
+					MAX_STATUS_PATH, optarg);
+				return -1;
+			}
+			options->status_path = optarg;
+			break;
+		case 'S':
+			if (parse_count("--slow-request-ms", optarg, 0, 86400L * 1000, &value) != 0)
+				return -1;
+			options->slow_request_ms = value;
+			break;
+		case 'V':
+			printf("webapi-fcgi %s\n", WEBAPI_VERSION);
+			exit(0);
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -292,7 +326,15 @@ int main(int argc, char **argv)
 		goto done;
 	}
 
-	if (options.listen_address != NULL) {
+	int handed_over = 0;
+	if (options.listen_address != NULL && getenv("LISTEN_FDS") != NULL && (listen_fd = inherited_listener()) >= 0) {
+		/* An upgraded copy (SIGUSR2) takes over the socket of --listen. */
+		supervisor_block_signals();
+		log_line("took over %s (fd %d), store %s", options.listen_address, listen_fd, options.database.masked);
+		exit_code = supervise(listen_fd, &options, &handed_over);
+		if (is_unix_listener(listen_fd) && !handed_over)
+			unlink(options.listen_address);
+	} else if (options.listen_address != NULL) {
 		supervisor_block_signals();
 		listen_fd = bind_listener(options.listen_address, options.backlog, error, sizeof error);
 		if (listen_fd < 0) {
@@ -307,12 +349,13 @@ int main(int argc, char **argv)
 			goto done;
 		}
 		log_line("listening on %s, store %s", options.listen_address, options.database.masked);
-		exit_code = supervise(listen_fd, &options);
-		if (is_unix)
+		exit_code = supervise(listen_fd, &options, &handed_over);
+		/* After an upgrade the socket file is the new copy's. */
+		if (is_unix && !handed_over)
 			unlink(options.listen_address);
 	} else if ((listen_fd = inherited_listener()) >= 0) {
 		log_line("serving an inherited socket, store %s", options.database.masked);
-		exit_code = supervise(listen_fd, &options);
+		exit_code = supervise(listen_fd, &options, &handed_over);
 	} else {
 		exit_code = run_cgi_request(&options);
 	}

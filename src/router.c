@@ -9,10 +9,10 @@
 #define CONTRACT_LIMIT 100
 #define CONTRACT_OFFSET 1000
 
-/* The longest endpoint path ("/orders", "/health") and a byte more: a
+/* The longest endpoint path (--status-path's at most) and a byte more: a
  * path is decoded only that far, since anything longer is no endpoint's;
  * the rest is still checked for bad escapes. */
-#define KNOWN_PATH_ROOM 16
+#define KNOWN_PATH_ROOM (MAX_STATUS_PATH + 2)
 
 struct decoded_path {
 	char text[KNOWN_PATH_ROOM];
@@ -85,6 +85,8 @@ struct route route_request(const struct http_request *request)
 		route.endpoint = ENDPOINT_ORDERS;
 	else if (strcmp(path.text, "/health") == 0)
 		route.endpoint = ENDPOINT_HEALTH;
+	else if (request->status_path != NULL && strcmp(path.text, request->status_path) == 0)
+		route.endpoint = ENDPOINT_STATUS;
 	if (route.endpoint == ENDPOINT_NONE)
 		return route;
 

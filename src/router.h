@@ -14,9 +14,10 @@ struct http_request {
 	const char *script_name;
 	const char *path_info;
 	const char *query_string;
+	const char *status_path; /* --status-path, NULL when off: the configuration, not the request's */
 };
 
-enum endpoint { ENDPOINT_HELLO, ENDPOINT_ORDERS, ENDPOINT_HEALTH, ENDPOINT_NONE };
+enum endpoint { ENDPOINT_HELLO, ENDPOINT_ORDERS, ENDPOINT_HEALTH, ENDPOINT_STATUS, ENDPOINT_NONE };
 
 struct route {
 	enum endpoint endpoint; /* ENDPOINT_NONE when status says why */
@@ -26,6 +27,8 @@ struct route {
 };
 
 #define MAX_PAGE_LIMIT 500
+/* The longest --status-path: a path is decoded only that far (router.c). */
+#define MAX_STATUS_PATH 100
 #define MAX_PAGE_OFFSET 2147483647LL
 
 /* Reads the request once: the path, decoded, from REQUEST_URI when the

@@ -7,12 +7,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 struct store {
 	const struct store_backend *backend;
 	void *handle;
+	struct store_figures figures;
 };
+
+static long long wall_ms(void)
+{
+	struct timeval now;
+
+	gettimeofday(&now, NULL);
+	return (long long)now.tv_sec * 1000 + now.tv_usec / 1000;
+}
+
+/* Times a call to the backend and follows the store's outages from what
+ * the calls return: two clock reads a query. */
+static enum store_status observed(struct store *store, long long started_us, enum store_status status)
+{
+	store->figures.wait_us += monotonic_us() - started_us;
+	if (status == STORE_UNAVAILABLE && store->figures.down_since_ms == 0)
+		store->figures.down_since_ms = wall_ms();
+	else if (status != STORE_UNAVAILABLE && store->figures.down_since_ms != 0) {
+		store->figures.down_since_ms = 0;
+		store->figures.reconnects++;
+	}
+	return status;
+}
 
 /* A backend built as a plugin, loaded only by a process that uses it (see
  * PLUGIN_SOURCES in the Makefile). It is looked for relative to the
@@ -94,6 +121,8 @@ struct store *store_open(const struct db_config *config, char *error, size_t err
 		free(store);
 		return NULL;
 	}
+	if (error_size > 0 && error[0] != '\0')
+		store->figures.down_since_ms = wall_ms(); /* opened, not reachable yet */
 	return store;
 }
 
@@ -112,7 +141,9 @@ int store_check(const struct db_config *config, char *error, size_t error_size)
 enum store_status store_fetch_orders(struct store *store, const struct order_page *page, order_row_fn on_row,
 				     void *context)
 {
-	return store->backend->fetch_orders(store->handle, page, on_row, context);
+	long long started_us = monotonic_us();
+
+	return observed(store, started_us, store->backend->fetch_orders(store->handle, page, on_row, context));
 }
 
 int store_is_async(const struct store *store)
@@ -120,10 +151,39 @@ int store_is_async(const struct store *store)
 	return store->backend->async != NULL;
 }
 
+/* What an asynchronous fetch's caller gave, kept to observe its end the
+ * way a synchronous call is observed. */
+struct observed_fetch {
+	struct store *store;
+	store_done_fn done;
+	void *context;
+	long long started_us;
+};
+
+static void observe_done(void *context, enum store_status status)
+{
+	struct observed_fetch *fetch = context;
+
+	observed(fetch->store, fetch->started_us, status);
+	fetch->done(fetch->context, status);
+	free(fetch);
+}
+
+/* The rows go to the caller as they come; the end is observed first. */
 enum store_status store_start_orders(struct store *store, const struct order_page *page, order_row_fn on_row,
 				     store_done_fn done, void *context)
 {
-	return store->backend->async->start_orders(store->handle, page, on_row, done, context);
+	struct observed_fetch *fetch = malloc(sizeof *fetch);
+
+	if (fetch == NULL)
+		return STORE_UNAVAILABLE;
+	*fetch = (struct observed_fetch){store, done, context, monotonic_us()};
+	enum store_status status = store->backend->async->start_orders(store->handle, page, on_row, observe_done, fetch);
+	if (status != STORE_PENDING) {
+		free(fetch);
+		return observed(store, monotonic_us(), status);
+	}
+	return STORE_PENDING;
 }
 
 void store_wait(struct store *store, struct store_wait *wait)
@@ -134,6 +194,11 @@ void store_wait(struct store *store, struct store_wait *wait)
 void store_progress(struct store *store, int readable, int writable)
 {
 	store->backend->async->progress(store->handle, readable, writable);
+}
+
+const struct store_figures *store_figures(const struct store *store)
+{
+	return &store->figures;
 }
 
 void store_close(struct store *store)

@@ -66,6 +66,14 @@ struct store_async {
 
 struct store;
 
+/* What the status page and the slow-request log learn from a process's
+ * store: kept by store.c around every call, whatever the backend. */
+struct store_figures {
+	long long wait_us;	       /* spent in the backend's calls, all told */
+	long long down_since_ms;       /* wall clock of the first failure of an outage; 0: up */
+	unsigned long long reconnects; /* outages that ended */
+};
+
 /* What a backend file exports; store.c picks one by the DSN's kind. */
 struct store_backend {
 	/* Opens and prepares; on failure writes a reason (never a password)
@@ -102,5 +110,6 @@ enum store_status store_start_orders(struct store *store, const struct order_pag
 void store_wait(struct store *store, struct store_wait *wait);
 void store_progress(struct store *store, int readable, int writable);
 void store_close(struct store *store);
+const struct store_figures *store_figures(const struct store *store);
 
 #endif

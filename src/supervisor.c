@@ -2,7 +2,10 @@
 #include "supervisor.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "clock.h"
 #include "log.h"
@@ -33,6 +38,11 @@
 /* Workers replaced by SIGHUP may still be finishing a request when the
  * next SIGHUP comes: room for that many generations. */
 #define GENERATIONS 4
+/* How often systemd's STATUS= line is refreshed. */
+#define STATUS_EVERY_MS 5000
+/* The environment variable through which an upgraded copy tells the old
+ * supervisor that its workers accept (a pipe's write end). */
+#define UPGRADE_FD_VARIABLE "WEBAPI_UPGRADE_FD"
 
 /* One worker process, and its activity record shared with it. */
 struct worker {
@@ -53,6 +63,7 @@ struct position {
 struct supervisor {
 	const struct options *options;
 	int listen_fd;
+	struct status_board board; /* the shared mapping, as the status page reads it */
 	struct worker *workers; /* options->workers * GENERATIONS records */
 	int worker_capacity;
 	struct position *positions;
@@ -60,6 +71,18 @@ struct supervisor {
 	int stopping;
 	int exit_code;
 	long long stop_deadline_ms;
+	/* systemd's notification protocol (sd_notify; no-ops without NOTIFY_SOCKET). */
+	int announced_ready; /* READY=1 sent (again after a SIGHUP's RELOADING=1) */
+	long long status_due_ms;
+	long long watchdog_every_ms; /* 0: WatchdogSec= not set */
+	long long watchdog_due_ms;
+	/* SIGUSR2: the new copy, and the pipe it writes to once its workers
+	 * accept; or, in that copy, where to say so. */
+	char executable[PATH_MAX];
+	pid_t successor;
+	int successor_fd;
+	int predecessor_fd;
+	int handed_over; /* the successor serves the socket now */
 };
 
 static struct worker *free_worker_record(struct supervisor *supervisor)
@@ -84,6 +107,7 @@ static struct worker *start_worker(struct supervisor *supervisor)
 	worker->activity->heartbeat_ms = 0;
 	snprintf(worker->activity->request, sizeof worker->activity->request, "(no request yet)");
 	worker->activity->ready = 0;
+	worker->activity->retiring = 0;
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_line("fork: %s", strerror(errno));
@@ -97,9 +121,11 @@ static struct worker *start_worker(struct supervisor *supervisor)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(0);
-		_exit(run_fastcgi_worker(supervisor->listen_fd, supervisor->options, worker->activity));
+		_exit(run_fastcgi_worker(supervisor->listen_fd, supervisor->options, worker->activity,
+					 &supervisor->board));
 	}
 	worker->pid = pid;
+	worker->activity->pid = pid;
 	worker->retiring = 0;
 	worker->started_at_ms = monotonic_ms();
 	return worker;
@@ -143,6 +169,8 @@ static void begin_stop(struct supervisor *supervisor, int exit_code)
 	supervisor->exit_code = exit_code;
 	/* In-flight requests get the request timeout to finish. */
 	supervisor->stop_deadline_ms = monotonic_ms() + (supervisor->options->request_timeout + 1) * 1000LL;
+	for (int i = 0; i < supervisor->worker_capacity; i++)
+		supervisor->workers[i].activity->retiring = supervisor->workers[i].pid > 0;
 	signal_all(supervisor, SIGTERM);
 }
 
@@ -220,6 +248,7 @@ static void worker_exited(struct supervisor *supervisor, pid_t pid, int status)
 	notice_serving_workers(supervisor); /* before the record is freed: it may be the one that served */
 	struct worker dead = *worker;
 	worker->pid = 0;
+	worker->activity->pid = 0;
 	if (dead.retiring || supervisor->stopping)
 		return;
 	for (int i = 0; i < supervisor->options->workers; i++) {
@@ -237,13 +266,31 @@ static void worker_exited(struct supervisor *supervisor, pid_t pid, int status)
 	}
 }
 
+static void successor_exited(struct supervisor *supervisor, int status)
+{
+	char how[128];
+
+	describe_exit(status, how, sizeof how);
+	supervisor->successor = 0;
+	if (supervisor->handed_over)
+		return;
+	log_line("SIGUSR2: the new copy %s before its workers accepted; this one keeps serving", how);
+	if (supervisor->successor_fd >= 0)
+		close(supervisor->successor_fd);
+	supervisor->successor_fd = -1;
+}
+
 static void reap_workers(struct supervisor *supervisor)
 {
 	int status;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		worker_exited(supervisor, pid, status);
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == supervisor->successor)
+			successor_exited(supervisor, status);
+		else
+			worker_exited(supervisor, pid, status);
+	}
 }
 
 static void replace_worker(struct worker *worker, const char *why)
@@ -321,10 +368,249 @@ static void replace_all_workers(struct supervisor *supervisor)
 		if (replacement == NULL)
 			return;
 		old->retiring = 1;
+		old->activity->retiring = 1;
 		kill(old->pid, SIGTERM);
 		position->worker = replacement;
 		position->quick_deaths = 0;
 	}
+}
+
+/* The "most at once" figures of the status page: sampled every tick, as
+ * well as by each status request. */
+static void sample_figures(struct supervisor *supervisor)
+{
+	struct status_shared *figures = supervisor->board.shared;
+	int active = status_active_workers(&supervisor->board);
+	int length, limit;
+
+	if (active > figures->most_active)
+		figures->most_active = active;
+	if (status_listen_queue(supervisor->listen_fd, &length, &limit) == 0 && length > figures->listen_queue_max)
+		figures->listen_queue_max = length;
+}
+
+/* Whether every position's worker is past its start (store open,
+ * privileges dropped, about to accept). */
+static int all_positions_ready(const struct supervisor *supervisor)
+{
+	for (int i = 0; i < supervisor->options->workers; i++) {
+		const struct worker *worker = supervisor->positions[i].worker;
+		if (worker == NULL || worker->pid <= 0 || !worker->activity->ready)
+			return 0;
+	}
+	return 1;
+}
+
+/* systemd's STATUS= line: what `systemctl status` shows. */
+static void notify_status(struct supervisor *supervisor)
+{
+	int active = status_active_workers(&supervisor->board);
+	unsigned long long requests = 0;
+	long long store_down = 0;
+
+	for (int i = 0; i < supervisor->worker_capacity; i++) {
+		const struct worker_activity *activity = supervisor->workers[i].activity;
+		requests += activity->counters.requests;
+		if (supervisor->workers[i].pid > 0 && activity->counters.store_down_since_ms != 0)
+			store_down = 1;
+	}
+	sd_notifyf(0, "STATUS=%d workers (%d active), %llu requests, store %s", live_workers(supervisor), active,
+		   requests, store_down ? "down" : "up");
+	supervisor->status_due_ms = monotonic_ms() + STATUS_EVERY_MS;
+}
+
+/* WATCHDOG=1 only while every serving worker's loop turns: a responder
+ * whose workers all hang is restarted by systemd. */
+static int heartbeats_fresh(const struct supervisor *supervisor, long long now)
+{
+	int serving = 0;
+
+	for (int i = 0; i < supervisor->worker_capacity; i++) {
+		const struct worker *worker = &supervisor->workers[i];
+		long long heartbeat = worker->activity->heartbeat_ms;
+		if (worker->pid <= 0 || !worker->activity->ready || worker->retiring)
+			continue;
+		if (worker->activity->busy_since_ms == 0 && heartbeat != 0 && now - heartbeat > STALL_MS)
+			return 0;
+		serving++;
+	}
+	return serving > 0;
+}
+
+/* The successor's side of an upgrade: its workers accept, so the old
+ * supervisor may retire its own. */
+static void tell_predecessor(struct supervisor *supervisor)
+{
+	if (supervisor->predecessor_fd < 0)
+		return;
+	if (write(supervisor->predecessor_fd, "1", 1) != 1)
+		log_line("SIGUSR2: cannot tell the old supervisor we serve: %s", strerror(errno));
+	close(supervisor->predecessor_fd);
+	supervisor->predecessor_fd = -1;
+}
+
+static void notify_systemd(struct supervisor *supervisor)
+{
+	long long now = monotonic_ms();
+
+	if (!supervisor->announced_ready && !supervisor->stopping && all_positions_ready(supervisor)) {
+		supervisor->announced_ready = 1;
+		tell_predecessor(supervisor);
+		sd_notifyf(0, "READY=1\nMAINPID=%ld", (long)getpid());
+		notify_status(supervisor);
+	}
+	if (now >= supervisor->status_due_ms && supervisor->announced_ready && !supervisor->stopping)
+		notify_status(supervisor);
+	if (supervisor->watchdog_every_ms != 0 && now >= supervisor->watchdog_due_ms &&
+	    heartbeats_fresh(supervisor, now)) {
+		sd_notify(0, "WATCHDOG=1");
+		supervisor->watchdog_due_ms = now + supervisor->watchdog_every_ms;
+	}
+}
+
+/* The old supervisor's side: once the successor's workers accept, it
+ * owns the socket (and systemd's MAINPID); this one's workers finish what
+ * they hold and exit, and so does this process. */
+static void check_successor(struct supervisor *supervisor)
+{
+	char byte;
+
+	if (supervisor->successor_fd < 0)
+		return;
+	ssize_t got = read(supervisor->successor_fd, &byte, 1);
+	if (got < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	close(supervisor->successor_fd);
+	supervisor->successor_fd = -1;
+	if (got != 1)
+		return; /* it died first: successor_exited says so */
+	log_line("SIGUSR2: the new copy (pid %ld) serves; finishing in-flight requests and leaving",
+		 (long)supervisor->successor);
+	sd_notifyf(0, "MAINPID=%ld\nSTATUS=handed over to pid %ld", (long)supervisor->successor,
+		   (long)supervisor->successor);
+	supervisor->handed_over = 1;
+	begin_stop(supervisor, 0);
+}
+
+/* In the child of fork: the listening socket on fd 3 and LISTEN_FDS for
+ * this pid, as systemd passes one, then the executable this process was
+ * started from (whatever is at that path now) with the same arguments. */
+static void exec_successor(struct supervisor *supervisor, int ready_fd)
+{
+	char arguments[16384];
+	char *argv[256];
+	char value[32];
+	int argc = 0;
+
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	ssize_t length = fd >= 0 ? read(fd, arguments, sizeof arguments - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (length <= 0)
+		_exit(127);
+	arguments[length] = '\0';
+	for (char *argument = arguments; argument < arguments + length && argc < 255; argument += strlen(argument) + 1)
+		argv[argc++] = argument;
+	argv[argc] = NULL;
+	/* Out of fd 3's way, then fd 3 is the socket (dup2 clears CLOEXEC;
+	 * a socket already on 3 needs it cleared by hand). */
+	ready_fd = fcntl(ready_fd, F_DUPFD, 10);
+	if (ready_fd < 0 || (supervisor->listen_fd != 3 && dup2(supervisor->listen_fd, 3) != 3) ||
+	    fcntl(3, F_SETFD, 0) != 0)
+		_exit(127);
+	snprintf(value, sizeof value, "%d", ready_fd);
+	setenv(UPGRADE_FD_VARIABLE, value, 1);
+	snprintf(value, sizeof value, "%ld", (long)getpid());
+	setenv("LISTEN_PID", value, 1);
+	setenv("LISTEN_FDS", "1", 1);
+	unsetenv("LISTEN_FDNAMES");
+	/* systemd names the process that is to send WATCHDOG=1; from now on
+	 * that is the new copy (sd_watchdog_enabled checks the pid). */
+	if (getenv("WATCHDOG_PID") != NULL)
+		setenv("WATCHDOG_PID", value, 1);
+	execv(supervisor->executable, argv);
+	log_line("SIGUSR2: exec %s: %s", supervisor->executable, strerror(errno));
+	_exit(127);
+}
+
+/* Whether lighttpd started this process (bin-path): lighttpd then owns
+ * it, and would stop only the old copy, leaving the new one serving a
+ * socket file lighttpd removes. */
+static int started_by_lighttpd(void)
+{
+	char path[64], name[32] = "";
+
+	snprintf(path, sizeof path, "/proc/%ld/comm", (long)getppid());
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t length = fd >= 0 ? read(fd, name, sizeof name - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	name[length > 0 ? length : 0] = '\0';
+	return strcmp(name, "lighttpd\n") == 0;
+}
+
+/* SIGUSR2: a new copy of the executable on the same socket. */
+static void start_successor(struct supervisor *supervisor)
+{
+	int ready[2];
+
+	if (supervisor->successor != 0 || supervisor->stopping) {
+		log_line("SIGUSR2: an upgrade is under way already, or stopping; ignored");
+		return;
+	}
+	if (started_by_lighttpd()) {
+		log_line("SIGUSR2: lighttpd started this process (bin-path) and owns it: restart lighttpd to upgrade; "
+			 "ignored");
+		return;
+	}
+	if (pipe2(ready, O_CLOEXEC) != 0) {
+		log_line("SIGUSR2: pipe: %s", strerror(errno));
+		return;
+	}
+	log_line("SIGUSR2: starting %s on the same socket", supervisor->executable);
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_line("SIGUSR2: fork: %s", strerror(errno));
+		close(ready[0]);
+		close(ready[1]);
+		return;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		exec_successor(supervisor, ready[1]);
+	}
+	close(ready[1]);
+	fcntl(ready[0], F_SETFL, O_NONBLOCK);
+	supervisor->successor = pid;
+	supervisor->successor_fd = ready[0];
+}
+
+/* Where the successor is started from: the path this process was, not
+ * /proc/self/exe, which follows the old file once it is replaced. */
+static void remember_executable(struct supervisor *supervisor)
+{
+	ssize_t length = readlink("/proc/self/exe", supervisor->executable, sizeof supervisor->executable - 1);
+	const char *deleted = " (deleted)";
+
+	supervisor->executable[length > 0 ? length : 0] = '\0';
+	size_t size = strlen(supervisor->executable);
+	if (size > strlen(deleted) && strcmp(supervisor->executable + size - strlen(deleted), deleted) == 0)
+		supervisor->executable[size - strlen(deleted)] = '\0';
+}
+
+/* In an upgraded copy: the pipe to the old supervisor, taken out of the
+ * environment so that neither the workers nor a later copy see it. */
+static int predecessor_fd(void)
+{
+	const char *text = getenv(UPGRADE_FD_VARIABLE);
+	int fd = text ? atoi(text) : -1;
+
+	unsetenv(UPGRADE_FD_VARIABLE);
+	if (fd < 3 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+		return -1;
+	return fd;
 }
 
 static void handled_signals(sigset_t *set)
@@ -334,6 +620,7 @@ static void handled_signals(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR2);
 }
 
 /* Signals are taken synchronously with sigtimedwait: no handler races with
@@ -349,28 +636,44 @@ void supervisor_block_signals(void)
 static int allocate(struct supervisor *supervisor)
 {
 	int workers = supervisor->options->workers;
-	size_t shared_size = (size_t)workers * GENERATIONS * sizeof(struct worker_activity);
+	size_t shared_size =
+	    sizeof(struct status_shared) + (size_t)workers * GENERATIONS * sizeof(struct worker_activity);
 
 	supervisor->worker_capacity = workers * GENERATIONS;
 	supervisor->workers = calloc((size_t)supervisor->worker_capacity, sizeof *supervisor->workers);
 	supervisor->positions = calloc((size_t)workers, sizeof *supervisor->positions);
 	/* Anonymous shared memory survives fork: the workers write their
 	 * activity, the supervisor reads it. */
-	struct worker_activity *shared =
-	    mmap(NULL, shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	void *shared = mmap(NULL, shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (supervisor->workers == NULL || supervisor->positions == NULL || shared == MAP_FAILED) {
 		log_line("cannot allocate the worker table: %s", strerror(errno));
 		return -1;
 	}
+	/* The responder's own figures first, then one record per worker
+	 * slot; a worker reads them all for the status page. */
+	struct status_shared *figures = shared;
+	struct worker_activity *activity = (struct worker_activity *)(figures + 1);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	figures->started_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	figures->started_monotonic_ms = monotonic_ms();
+	figures->supervisor = getpid();
+	supervisor->board = (struct status_board){.shared = figures,
+						  .workers = activity,
+						  .capacity = supervisor->worker_capacity,
+						  .listen_fd = supervisor->listen_fd,
+						  .version = supervisor->options->version};
 	for (int i = 0; i < supervisor->worker_capacity; i++)
-		supervisor->workers[i].activity = &shared[i];
+		supervisor->workers[i].activity = &activity[i];
 	return 0;
 }
 
-int supervise(int listen_fd, const struct options *options)
+int supervise(int listen_fd, const struct options *options, int *handed_over)
 {
-	struct supervisor supervisor = {.options = options, .listen_fd = listen_fd};
+	struct supervisor supervisor = {
+	    .options = options, .listen_fd = listen_fd, .successor_fd = -1, .predecessor_fd = predecessor_fd()};
 	sigset_t handled;
+	uint64_t watchdog_usec = 0;
 
 	if (allocate(&supervisor) != 0) {
 		free(supervisor.workers);
@@ -381,6 +684,9 @@ int supervise(int listen_fd, const struct options *options)
 	handled_signals(&handled);
 	signal(SIGPIPE, SIG_IGN);
 
+	remember_executable(&supervisor);
+	if (sd_watchdog_enabled(0, &watchdog_usec) > 0)
+		supervisor.watchdog_every_ms = (long long)(watchdog_usec / 2000); /* twice per WatchdogSec */
 	log_line("serving on fd %d with %d workers", listen_fd, options->workers);
 	for (;;) {
 		if (!supervisor.stopping)
@@ -390,19 +696,34 @@ int supervise(int listen_fd, const struct options *options)
 		else if (monotonic_ms() >= supervisor.stop_deadline_ms)
 			signal_all(&supervisor, SIGKILL);
 		replace_stuck_workers(&supervisor);
+		sample_figures(&supervisor);
+		notify_systemd(&supervisor);
+		check_successor(&supervisor);
 
 		struct timespec tick = {0, TICK_MS * 1000L * 1000};
 		siginfo_t info;
 		int received = sigtimedwait(&handled, &info, &tick);
 		if (received == SIGTERM || received == SIGINT) {
-			if (!supervisor.stopping)
+			if (!supervisor.stopping) {
 				log_line("%s: finishing in-flight requests and stopping", strsignal(received));
+				sd_notify(0, "STOPPING=1");
+			}
 			begin_stop(&supervisor, 0);
 		} else if (received == SIGHUP && !supervisor.stopping) {
+			/* READY=1 again once the new workers are past their start. */
+			sd_notify(0, "RELOADING=1");
+			supervisor.announced_ready = 0;
 			replace_all_workers(&supervisor);
+		} else if (received == SIGUSR2) {
+			start_successor(&supervisor);
 		}
 		reap_workers(&supervisor);
 	}
+	if (supervisor.predecessor_fd >= 0)
+		close(supervisor.predecessor_fd);
+	if (supervisor.successor_fd >= 0)
+		close(supervisor.successor_fd);
+	*handed_over = supervisor.handed_over;
 	free(supervisor.workers);
 	free(supervisor.positions);
 	return supervisor.exit_code;

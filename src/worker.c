@@ -66,10 +66,10 @@ static const char *reason_phrase(int status)
 /* The CGI/FastCGI response head, written where the response is sent. */
 static size_t format_response_head(const struct http_response *response, char *out, size_t out_size)
 {
-	int length =
-	    snprintf(out, out_size, "Status: %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
-		     response->status, reason_phrase(response->status), response->body_length,
-		     response->status == 405 ? "Allow: GET, HEAD\r\n" : "");
+	int length = snprintf(out, out_size, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
+			      response->status, reason_phrase(response->status),
+			      response->content_type ? response->content_type : "application/json",
+			      response->body_length, response->status == 405 ? "Allow: GET, HEAD\r\n" : "");
 
 	return length < 0 ? 0 : (size_t)length < out_size ? (size_t)length : out_size - 1;
 }
@@ -122,6 +122,17 @@ struct fastcgi_worker {
 	struct loop *loop;
 	int store_is_async; /* answers may wait for the database */
 	long served;
+	unsigned long long reconnects_counted;
+};
+
+/* One request being answered: what its count and the slow-request log
+ * need once its answer is written, now or when the database has answered. */
+struct answering {
+	long long started_us;
+	long long store_wait_before_us; /* the store's total wait when it started */
+	long long pending_since_us;	/* 0: answered without waiting in the loop */
+	enum status_route route;
+	char request[sizeof ((struct worker_activity *)0)->request];
 };
 
 /* A request whose answer waits for the database: what sends it then. */
@@ -130,10 +141,53 @@ struct pending_answer {
 	struct fastcgi_worker *worker;
 	FCGX_Request *request;
 	struct connection *connection;
+	struct answering answering;
 };
 
+static enum status_route counted_route(enum endpoint endpoint)
+{
+	switch (endpoint) {
+	case ENDPOINT_HELLO:
+		return STATUS_ROUTE_HELLO;
+	case ENDPOINT_ORDERS:
+		return STATUS_ROUTE_ORDERS;
+	case ENDPOINT_HEALTH:
+		return STATUS_ROUTE_HEALTH;
+	case ENDPOINT_STATUS:
+		return STATUS_ROUTE_STATUS;
+	case ENDPOINT_NONE:
+		break;
+	}
+	return STATUS_ROUTE_OTHER;
+}
+
+/* A request's duration runs from its hand-over to serve_fastcgi_request
+ * to its answer written; the database's share is the store's wait over
+ * that time, or the time its answer waited in the loop. */
+static void count_request(struct fastcgi_worker *worker, const struct answering *answering, int status)
+{
+	struct status_counters *counters = &worker->activity->counters;
+	const struct store_figures *store = app_store_figures(worker->app);
+	long long now_us = monotonic_us();
+	long long duration_us = now_us - answering->started_us;
+
+	status_count_request(counters, answering->route, status, duration_us);
+	/* The slot's count outlives this process: add what is new. */
+	counters->store_reconnects += store->reconnects - worker->reconnects_counted;
+	worker->reconnects_counted = store->reconnects;
+	counters->store_down_since_ms = store->down_since_ms;
+	if (worker->options->slow_request_ms == 0 || duration_us <= worker->options->slow_request_ms * 1000)
+		return;
+	counters->slow_requests++;
+	long long store_us = answering->pending_since_us != 0 ? now_us - answering->pending_since_us
+							      : store->wait_us - answering->store_wait_before_us;
+	log_line("slow request: %s status %d took %lld ms: %lld ms waiting for the database, %lld ms in the worker",
+		 answering->request, status, duration_us / 1000, store_us / 1000, (duration_us - store_us) / 1000);
+}
+
 /* Writes the answer where libfcgi sends it, and counts the request. */
-static void write_answer(struct fastcgi_worker *worker, FCGX_Request *request, const struct http_response *response)
+static void write_answer(struct fastcgi_worker *worker, FCGX_Request *request, const struct answering *answering,
+			 const struct http_response *response)
 {
 	char head[256];
 	size_t head_length = format_response_head(response, head, sizeof head);
@@ -142,6 +196,7 @@ static void write_answer(struct fastcgi_worker *worker, FCGX_Request *request, c
 	if (!response->is_head)
 		FCGX_PutStr(response->body, (int)response->body_length, request->out);
 	app_release_growth(worker->app);
+	count_request(worker, answering, response->status);
 	/* More workers than the database takes connections: the ones without
 	 * one answer 503 and step back, so the others take the requests. */
 	if (response->status == 503 && worker->loop != NULL)
@@ -157,7 +212,7 @@ static void send_pending_answer(struct app_reply *reply, const struct http_respo
 	struct pending_answer *pending = (struct pending_answer *)reply;
 	struct fastcgi_worker *worker = pending->worker;
 
-	write_answer(worker, pending->request, response);
+	write_answer(worker, pending->request, &pending->answering, response);
 	loop_finish_request(worker->loop, pending->connection);
 	free(pending);
 }
@@ -171,21 +226,31 @@ static enum loop_answer serve_fastcgi_request(void *context, FCGX_Request *reque
 	    .script_name = FCGX_GetParam("SCRIPT_NAME", request->envp),
 	    .path_info = FCGX_GetParam("PATH_INFO", request->envp),
 	    .query_string = FCGX_GetParam("QUERY_STRING", request->envp),
+	    .status_path = worker->options->status_path,
 	};
 	struct http_response response;
+	struct answering answering = {
+	    .started_us = monotonic_us(),
+	    .store_wait_before_us = app_store_figures(worker->app)->wait_us,
+	};
 	struct pending_answer *pending = worker->store_is_async ? malloc(sizeof *pending) : NULL;
 
-	snprintf(worker->activity->request, sizeof worker->activity->request, "%.16s %s",
-		 http.method ? http.method : "-", http.request_uri ? http.request_uri : "-");
+	snprintf(answering.request, sizeof answering.request, "%.16s %s", http.method ? http.method : "-",
+		 http.request_uri ? http.request_uri : "-");
+	memcpy(worker->activity->request, answering.request, sizeof answering.request);
 	discard_request_body(request->in);
 	struct route route = route_request(&http);
+	answering.route = counted_route(route.endpoint);
 	/* Without memory for a pending answer, the store is asked at once. */
-	if (pending != NULL)
-		*pending = (struct pending_answer){{send_pending_answer}, worker, request, connection};
+	if (pending != NULL) {
+		answering.pending_since_us = monotonic_us();
+		*pending = (struct pending_answer){{send_pending_answer}, worker, request, connection, answering};
+	}
 	if (!app_handle(worker->app, &route, &response, pending ? &pending->reply : NULL))
 		return LOOP_PENDING;
 	free(pending);
-	write_answer(worker, request, &response);
+	answering.pending_since_us = 0;
+	write_answer(worker, request, &answering, &response);
 	return LOOP_ANSWERED;
 }
 
@@ -225,7 +290,8 @@ static void install_worker_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-int run_fastcgi_worker(int listen_fd, const struct options *options, struct worker_activity *activity)
+int run_fastcgi_worker(int listen_fd, const struct options *options, struct worker_activity *activity,
+		       const struct status_board *board)
 {
 	char error[512] = "";
 	struct fastcgi_worker worker = {.options = options, .activity = activity};
@@ -241,6 +307,9 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	}
 	if (error[0] != '\0')
 		log_line("%s", error); /* opened, but not usable yet (a database that is down) */
+	app_set_status_board(worker.app, board);
+	activity->counters.process_requests = 0;
+	activity->counters.store_down_since_ms = app_store_figures(worker.app)->down_since_ms;
 	if (drop_privileges(options) != 0) {
 		app_destroy(worker.app);
 		return EX_CONFIG;
@@ -267,6 +336,9 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	    .stop = &stop_requested,
 	    .heartbeat_ms = &activity->heartbeat_ms,
 	    .busy_since_ms = &activity->busy_since_ms,
+	    .gauges = {.accepted = &activity->counters.connections_accepted,
+		       .held = &activity->counters.connections_held,
+		       .kept = &activity->counters.kept_connections},
 	};
 	loop = loop_create(&settings, error, sizeof error);
 	if (loop == NULL) {
@@ -312,6 +384,7 @@ int run_cgi_request(const struct options *options)
 	    .script_name = getenv("SCRIPT_NAME"),
 	    .path_info = getenv("PATH_INFO"),
 	    .query_string = getenv("QUERY_STRING"),
+	    .status_path = options->status_path, /* no status board: 404 */
 	};
 	struct route route = route_request(&http);
 	app_handle(app, &route, &response, NULL);

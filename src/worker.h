@@ -3,6 +3,7 @@
 #define WEBAPI_WORKER_H
 
 #include "options.h"
+#include "status.h"
 
 /* A worker that cannot open its store (or leave root) exits with
  * EX_CONFIG: fatal while the responder starts, retried once it serves. */
@@ -17,13 +18,18 @@ struct worker_activity {
 	volatile long long heartbeat_ms;  /* the event loop's last turn; 0 before the first */
 	char request[240];		  /* "METHOD URI" of the current request, for the log */
 	volatile int ready;		  /* set once the store is open and privileges dropped */
+	volatile pid_t pid;		  /* set by the supervisor; 0: the slot is free */
+	volatile int retiring;		  /* told to finish and exit (SIGHUP, an upgrade) */
+	struct status_counters counters;  /* the status page's figures, this slot's */
 };
 
 /* Opens the store, drops privileges, then serves FastCGI connections from
  * listen_fd in an event loop (loop.h) until told to stop (SIGTERM,
- * SIGINT, SIGHUP) or until --max-requests, reporting into activity.
- * Returns the exit code. */
-int run_fastcgi_worker(int listen_fd, const struct options *options, struct worker_activity *activity);
+ * SIGINT, SIGHUP) or until --max-requests, reporting into activity; the
+ * status page reads every worker's record through board. Returns the
+ * exit code. */
+int run_fastcgi_worker(int listen_fd, const struct options *options, struct worker_activity *activity,
+		       const struct status_board *board);
 
 /* Answers the one request described by the CGI environment on stdout. */
 int run_cgi_request(const struct options *options);

@@ -9,23 +9,6 @@ DB=$(seeded_database)
 export DATABASE_URL="sqlite://$DB"
 
 
-# activate PID SOCKET COMMAND...: what systemd does for a .socket unit, in
-# perl: listen on SOCKET, put the listener on fd 3, set LISTEN_FDS=1 and
-# LISTEN_PID (PID, or "self": the pid COMMAND will have, since exec keeps
-# it), then exec COMMAND. The shell becomes perl, then COMMAND: run it as
-# the last command of a subshell (&, $(...)) and $! is COMMAND's pid.
-activate() {
-	exec perl -MIO::Socket::UNIX -MPOSIX=dup2 -e '
-		my ($pid, $path, @command) = @ARGV;
-		$^F = 3; # descriptors up to 3 stay open across exec
-		my $listener = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Local => $path, Listen => 64)
-			or die "activate: listen on $path: $!\n";
-		fileno($listener) == 3 or defined dup2(fileno($listener), 3) or die "activate: dup2: $!\n";
-		$ENV{LISTEN_FDS} = 1;
-		$ENV{LISTEN_PID} = $pid eq "self" ? $$ : $pid;
-		exec @command or die "activate: exec $command[0]: $!\n";
-	' "$@"
-}
 
 # --- the responder takes the socket systemd's way ---
 SOCKET="$TEST_TMP/activated.sock"

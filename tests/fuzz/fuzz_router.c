@@ -7,9 +7,16 @@
 
 #define FIELDS 4 /* method, REQUEST_URI, SCRIPT_NAME, PATH_INFO */
 
+/* A --status-path as long as one may be, so the fuzzer also reaches the
+ * longest path the router decodes. */
+static const char status_path[] = "/status/of/the/responder/for/the/operators/only/which/is/as/long/as/one/may/be/xxxxxxxxxxxxxxxxxxxxx";
+
+_Static_assert(sizeof status_path - 1 == MAX_STATUS_PATH, "the longest --status-path");
+
 static int is_known_path(const char *path)
 {
-	return strcmp(path, "/") == 0 || strcmp(path, "/orders") == 0 || strcmp(path, "/health") == 0;
+	return strcmp(path, "/") == 0 || strcmp(path, "/orders") == 0 || strcmp(path, "/health") == 0 ||
+	       strcmp(path, status_path) == 0;
 }
 
 /* What route_request promises, whatever the method and path; path is
@@ -60,7 +67,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cursor += strlen(cursor) + 1;
 	}
 	struct http_request request = {
-	    .method = fields[0], .request_uri = fields[1], .script_name = fields[2], .path_info = fields[3]};
+	    .method = fields[0],
+	    .request_uri = fields[1],
+	    .script_name = fields[2],
+	    .path_info = fields[3],
+	    .status_path = status_path};
 	const char *uri = request.request_uri;
 	char *path = NULL;
 	/* Without escapes, the path is REQUEST_URI up to its query. */

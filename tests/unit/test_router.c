@@ -22,6 +22,8 @@ static const char *endpoint_of(const char *request_uri, const char *script_name,
 		return "orders";
 	case ENDPOINT_HEALTH:
 		return "health";
+	case ENDPOINT_STATUS:
+		return "status";
 	case ENDPOINT_NONE:
 		break;
 	}
@@ -84,6 +86,26 @@ int main(void)
 		memcpy(long_path + 3000, "%zz", 3);
 		long_path[2048] = 'a';
 		IS_STRING(endpoint_of(long_path, NULL, NULL), "400", "a bad escape far into a long path is still 400");
+	}
+	{
+		struct http_request request = {.method = "GET", .request_uri = "/server-status?full"};
+		OK(route_request(&request).status == 404, "no --status-path: its path is any unknown path");
+		request.status_path = "/server-status";
+		struct route routed = route_request(&request);
+		OK(routed.endpoint == ENDPOINT_STATUS && strcmp(routed.query, "full") == 0,
+		   "--status-path /server-status: routed to the status page with its query");
+		request.request_uri = "/server-status/";
+		OK(route_request(&request).status == 404, "only the status path itself");
+		request.request_uri = "/server-status";
+		request.method = "POST";
+		OK(route_request(&request).status == 405, "POST to the status path is 405");
+		static char long_status[MAX_STATUS_PATH + 1];
+		memset(long_status, 's', MAX_STATUS_PATH);
+		long_status[0] = '/';
+		request.method = "GET";
+		request.status_path = long_status;
+		request.request_uri = long_status;
+		OK(route_request(&request).endpoint == ENDPOINT_STATUS, "a status path of MAX_STATUS_PATH bytes");
 	}
 	IS_STRING(query_of("/orders?limit=5", NULL), "limit=5", "the query from REQUEST_URI");
 	IS_STRING(query_of("/orders?limit=5", "offset=1"), "offset=1", "QUERY_STRING wins when given");
