@@ -155,10 +155,18 @@ int store_is_async(const struct store *store)
  * way a synchronous call is observed. */
 struct observed_fetch {
 	struct store *store;
+	order_row_fn on_row;
 	store_done_fn done;
 	void *context;
 	long long started_us;
 };
+
+static int observe_row(void *context, const struct order_row *row)
+{
+	const struct observed_fetch *fetch = context;
+
+	return fetch->on_row(fetch->context, row);
+}
 
 static void observe_done(void *context, enum store_status status)
 {
@@ -177,8 +185,9 @@ enum store_status store_start_orders(struct store *store, const struct order_pag
 
 	if (fetch == NULL)
 		return STORE_UNAVAILABLE;
-	*fetch = (struct observed_fetch){store, done, context, monotonic_us()};
-	enum store_status status = store->backend->async->start_orders(store->handle, page, on_row, observe_done, fetch);
+	*fetch = (struct observed_fetch){store, on_row, done, context, monotonic_us()};
+	enum store_status status =
+	    store->backend->async->start_orders(store->handle, page, observe_row, observe_done, fetch);
 	if (status != STORE_PENDING) {
 		free(fetch);
 		return observed(store, monotonic_us(), status);
