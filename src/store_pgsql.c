@@ -589,9 +589,8 @@ static struct job *queue_pop(struct job_queue *queue)
 	return job;
 }
 
-static void statement_name(const struct pipeline *pipeline, int index, unsigned generation, char *out, size_t size)
+static void statement_name(int index, unsigned generation, char *out, size_t size)
 {
-	(void)pipeline;
 	snprintf(out, size, "%s_%u", prepared_queries[index].name, generation);
 }
 
@@ -731,7 +730,7 @@ static int send_job(struct pgsql_store *store, struct job *job)
 	int sent;
 
 	job->statement_generation = pipeline->statement_generation;
-	statement_name(pipeline, job->prepared_index, job->statement_generation, name, sizeof name);
+	statement_name(job->prepared_index, job->statement_generation, name, sizeof name);
 	if (job->kind == JOB_PREPARE)
 		sent = PQsendPrepare(store->connection, name, query->sql, query->param_count, query->param_types);
 	else
