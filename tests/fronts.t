@@ -74,6 +74,28 @@ held_connections() { # PID: sockets less the listening one
 	echo $(($(find "/proc/$1/fd" -lname 'socket:*' 2>/dev/null | wc -l) - 1))
 }
 
+# served_and_accepted URL: "REQUESTS ACCEPTED" so far, from the responder's
+# status page (all its workers) through the front.
+served_and_accepted() {
+	curl -s --max-time 5 "$1$STATUS_PATH" |
+		sed -nE 's/.*"accepted_connections":([0-9]+),"requests":([0-9]+).*/\2 \1/p'
+}
+# reuse_checks KIND LABEL BEFORE AFTER: with reuse on, most requests come on
+# a connection the front kept, not on one it opened for them; lighttpd 1.4
+# opens one per request.
+reuse_checks() {
+	local requests_before accepted_before requests accepted
+	read -r requests_before accepted_before <<<"$3"
+	read -r requests accepted <<<"$4"
+	requests=$((requests - requests_before)) accepted=$((accepted - accepted_before))
+	diag "$2: the responder served $requests requests on $accepted new connections"
+	if [[ "$1" == lighttpd ]]; then
+		check "$2: lighttpd opened a connection per request" test "$accepted" -ge "$requests"
+	else
+		check "$2: at least 9 in 10 requests came on a kept connection" test $((accepted * 10)) -le "$requests"
+	fi
+}
+
 front_checks() { # KIND TRANSPORT BACKEND MODE
 	local kind=$1 transport=$2 backend=$3 mode=$4 label="$1 $2" dir port url
 	dir="$TEST_TMP/$kind-$transport"
@@ -91,10 +113,12 @@ front_checks() { # KIND TRANSPORT BACKEND MODE
 		diag "$label: $case: stack '${EXPECTED[$case]}', here '$(answer "$url" $case)'"
 	done
 
-	local path bytes from counts log errors_before
+	local path bytes from counts log errors_before before
 	for path in / /orders; do
 		bytes=$HELLO_BYTES
 		[[ "$path" == /orders ]] && bytes=$ORDERS_BYTES
+		# Before the flush: the status request's own log line is not the load's.
+		before=$(served_and_accepted "$url")
 		"$FRONT" flush "$dir"
 		from=$(wc -l <"$dir/access.log")
 		errors_before=$(error_lines "$dir")
@@ -110,6 +134,7 @@ front_checks() { # KIND TRANSPORT BACKEND MODE
 		is "$non2xx $socket_errors" "0 0" "$label: GET $path under load: 0 non-2xx, 0 socket errors (wrk)"
 		is "$log_non2xx $truncated" "0 0" "$label: GET $path under load: 0 non-2xx, 0 truncated bodies in the access log ($lines lines)"
 		is "$(error_lines "$dir")" "$errors_before" "$label: GET $path under load: no error in the front's error log"
+		reuse_checks "$kind" "$label: GET $path under load" "$before" "$(served_and_accepted "$url")"
 	done
 
 	if [[ "$kind" == nginx || "$kind" == apache ]]; then
@@ -160,7 +185,8 @@ front_checks() { # KIND TRANSPORT BACKEND MODE
 }
 
 # One responder per transport, two workers each, shared by the fronts.
-start_responder fronts-unix --workers 2
+STATUS_PATH=/responder-status
+start_responder fronts-unix --workers 2 --status-path "$STATUS_PATH"
 wait_for_children 2 || bail_out "no workers started"
 FRONTS=${FRONTS:-lighttpd nginx apache h2o}
 for kind in $FRONTS; do
@@ -168,7 +194,7 @@ for kind in $FRONTS; do
 done
 kill -TERM "$SUPERVISOR"
 
-start_tcp_responder fronts-tcp --workers 2
+start_tcp_responder fronts-tcp --workers 2 --status-path "$STATUS_PATH"
 wait_for_children 2 || bail_out "no TCP workers started"
 for kind in $FRONTS; do
 	front_checks "$kind" tcp "$ADDRESS" reuse
