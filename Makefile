@@ -46,7 +46,7 @@ INSTALL ?= install
 # The PostgreSQL store is a plugin loaded only when DATABASE_URL asks for
 # it: libpq brings libcrypto, gnutls and Kerberos along, 3.5 MiB of PSS in
 # the supervisor alone on the default (SQLite) stack.
-PLUGIN_SOURCES := src/store_pgsql.c src/pgsql_conninfo.c
+PLUGIN_SOURCES := src/store_pgsql.c src/pgsql_conninfo.c src/pgsql_binary.c
 LIBRARY_SOURCES := $(filter-out src/main.c $(PLUGIN_SOURCES),$(wildcard src/*.c))
 LIBRARY_OBJECTS := $(LIBRARY_SOURCES:src/%.c=$(BUILD)/obj/%.o)
 HEADERS := $(wildcard src/*.h)
@@ -106,6 +106,10 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBRARY_OBJECTS) | $(BUILD)/
 # The plugin's masking is tested with libpq, outside the library objects.
 $(BUILD)/tests/test_pgsql_conninfo: tests/unit/test_pgsql_conninfo.c tests/unit/tap.h src/pgsql_conninfo.c $(HEADERS) $(BUILD)/flags | $(BUILD)/tests
 	$(CC) $(WARNINGS) $(DEPFLAGS) -MF $(BUILD)/obj/test_pgsql_conninfo.d -MT $@ $(CPPFLAGS) $(PQ_CFLAGS) $(CFLAGS) -Isrc $< src/pgsql_conninfo.c $(PQ_LIBS) -o $@
+
+# The plugin's binary decoding, likewise.
+$(BUILD)/tests/test_pgsql_binary: tests/unit/test_pgsql_binary.c tests/unit/tap.h src/pgsql_binary.c $(HEADERS) $(BUILD)/flags | $(BUILD)/tests
+	$(CC) $(WARNINGS) $(DEPFLAGS) -MF $(BUILD)/obj/test_pgsql_binary.d -MT $@ $(CPPFLAGS) $(CFLAGS) -Isrc $< src/pgsql_binary.c -o $@
 
 $(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/installed:
 	mkdir -p $@

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "pgsql_binary.h"
 #include "pgsql_conninfo.h"
 
 #define ORDERS_DEFAULT_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT 100 OFFSET 1000"
@@ -28,9 +29,6 @@
  * string); a connect_timeout in the string or PGCONNECT_TIMEOUT wins. */
 #define DEFAULT_CONNECT_TIMEOUT "2"
 
-/* pg_type.h's INT8OID: the server headers are not part of libpq-dev. */
-#define INT8_OID 20
-
 #define REASON_SIZE 512
 
 struct pipeline;
@@ -44,7 +42,7 @@ struct prepared_query {
 	const Oid *param_types;
 };
 
-static const Oid page_param_types[] = {INT8_OID, INT8_OID};
+static const Oid page_param_types[] = {PGSQL_INT8_OID, PGSQL_INT8_OID};
 
 static const struct prepared_query prepared_queries[PREPARED_COUNT] = {
     [ORDERS_DEFAULT] = {"orders_default", ORDERS_DEFAULT_SQL, 0, NULL},
@@ -460,41 +458,86 @@ static int parse_int64(const char *text, int64_t *value)
 	return 0;
 }
 
-/* Hands each row to on_row; the strings point into result, valid for the callback only. */
-static enum store_status deliver_rows(const PGresult *result, order_row_fn on_row, void *context, char *reason,
-				      size_t reason_size)
+/* Whether a binary result's columns are of types pgsql_binary.h reads; a
+ * table changed to, say, numeric or an enum is read as text instead. */
+static int binary_columns_readable(const PGresult *result)
+{
+	for (int column = COLUMN_ID; column <= COLUMN_TOTAL_CENTS; column++)
+		if (!pgsql_binary_is_integer_type(PQftype(result, column)))
+			return 0;
+	return pgsql_binary_is_text_type(PQftype(result, COLUMN_STATUS)) &&
+	       pgsql_binary_is_timestamp_type(PQftype(result, COLUMN_CREATED_AT));
+}
+
+/* One row's values, text or binary; the strings point into result or into
+ * timestamp_text. */
+static int read_row(const PGresult *result, int row_index, int binary, struct order_row *row,
+		    char timestamp_text[PGSQL_TIMESTAMP_TEXT_SIZE], char *reason, size_t reason_size)
+{
+	int64_t integers[COLUMN_TOTAL_CENTS + 1];
+
+	for (int column = 0; column < COLUMN_COUNT; column++) {
+		if (PQgetisnull(result, row_index, column)) {
+			snprintf(reason, reason_size, "row %d: %s is NULL", row_index, column_names[column]);
+			return -1;
+		}
+	}
+	for (int column = COLUMN_ID; column <= COLUMN_TOTAL_CENTS; column++) {
+		const char *value = PQgetvalue(result, row_index, column);
+		int failed = binary ? pgsql_binary_integer(PQftype(result, column), value,
+							    (size_t)PQgetlength(result, row_index, column),
+							    &integers[column])
+				    : parse_int64(value, &integers[column]);
+		if (failed) {
+			snprintf(reason, reason_size, "row %d: %s is not an integer: %.40s", row_index,
+				 column_names[column], binary ? "(binary)" : value);
+			return -1;
+		}
+	}
+	const char *created_at = PQgetvalue(result, row_index, COLUMN_CREATED_AT);
+	if (binary) {
+		if (pgsql_binary_timestamp(created_at, (size_t)PQgetlength(result, row_index, COLUMN_CREATED_AT),
+					   timestamp_text) != 0) {
+			snprintf(reason, reason_size, "row %d: created_at is infinite or outside years 1-9999",
+				 row_index);
+			return -1;
+		}
+		created_at = timestamp_text;
+	}
+	*row = (struct order_row){
+	    .id = integers[COLUMN_ID],
+	    .customer_id = integers[COLUMN_CUSTOMER_ID],
+	    .total_cents = integers[COLUMN_TOTAL_CENTS],
+	    .status = PQgetvalue(result, row_index, COLUMN_STATUS),
+	    .status_len = (size_t)PQgetlength(result, row_index, COLUMN_STATUS),
+	    .created_at = created_at,
+	};
+	return 0;
+}
+
+/* Hands each row to on_row; the strings point into result, valid for the
+ * callback only. A binary result whose column types binary_columns_readable
+ * rejects delivers nothing and sets *needs_text. */
+static enum store_status deliver_rows(const PGresult *result, order_row_fn on_row, void *context, int *needs_text,
+				      char *reason, size_t reason_size)
 {
 	int row_count = PQntuples(result);
+	int binary = PQnfields(result) > 0 && PQfformat(result, 0) == 1;
+	char timestamp_text[PGSQL_TIMESTAMP_TEXT_SIZE];
 
 	if (PQnfields(result) != COLUMN_COUNT) {
 		snprintf(reason, reason_size, "expected %d columns, got %d", COLUMN_COUNT, PQnfields(result));
 		return STORE_QUERY_FAILED;
 	}
+	if (binary && !binary_columns_readable(result)) {
+		snprintf(reason, reason_size, "column types the binary format does not cover");
+		*needs_text = 1;
+		return STORE_QUERY_FAILED;
+	}
 	for (int row_index = 0; row_index < row_count; row_index++) {
-		int64_t integers[COLUMN_TOTAL_CENTS + 1];
-
-		for (int column = 0; column < COLUMN_COUNT; column++) {
-			if (PQgetisnull(result, row_index, column)) {
-				snprintf(reason, reason_size, "row %d: %s is NULL", row_index, column_names[column]);
-				return STORE_QUERY_FAILED;
-			}
-		}
-		for (int column = COLUMN_ID; column <= COLUMN_TOTAL_CENTS; column++) {
-			const char *text = PQgetvalue(result, row_index, column);
-			if (parse_int64(text, &integers[column]) != 0) {
-				snprintf(reason, reason_size, "row %d: %s is not an integer: %.40s", row_index,
-					 column_names[column], text);
-				return STORE_QUERY_FAILED;
-			}
-		}
-		const struct order_row row = {
-		    .id = integers[COLUMN_ID],
-		    .customer_id = integers[COLUMN_CUSTOMER_ID],
-		    .total_cents = integers[COLUMN_TOTAL_CENTS],
-		    .status = PQgetvalue(result, row_index, COLUMN_STATUS),
-		    .status_len = (size_t)PQgetlength(result, row_index, COLUMN_STATUS),
-		    .created_at = PQgetvalue(result, row_index, COLUMN_CREATED_AT),
-		};
+		struct order_row row;
+		if (read_row(result, row_index, binary, &row, timestamp_text, reason, reason_size) != 0)
+			return STORE_QUERY_FAILED;
 		if (on_row(context, &row) != 0)
 			return STORE_ROW_REJECTED;
 	}
@@ -505,10 +548,15 @@ static enum store_status deliver_rows(const PGresult *result, order_row_fn on_ro
 /* ---- In a worker's event loop: the connection in pipeline mode (libpq 14
  * and later), several queries in flight at once, nothing ever waited for.
  *
- * Each query is sent with a sync point of its own, so an error ends only
- * its own query, and its results come back in order: the query's result,
- * libpq's NULL that ends it, then PGRES_PIPELINE_SYNC. A job is one such
- * exchange (a PREPARE or an orders query), queued in the order sent. */
+ * A job is one statement (a PREPARE or an orders query), queued in the
+ * order sent. The queries that came during one turn of the event loop go
+ * out together before it waits again, as one batch with one sync point:
+ * one write and one transaction on the server for all of them, where a
+ * sync point per query cost a write and a commit each. A query's results
+ * come back in order: its result and libpq's NULL that ends it (none after
+ * an error); the batch ends with PGRES_PIPELINE_SYNC. An error aborts the
+ * rest of its batch (PGRES_PIPELINE_ABORTED): those queries never ran, and
+ * are sent once more. */
 
 #define FIRST_BACKOFF_MS 100
 #define MAX_BACKOFF_MS 5000
@@ -534,7 +582,8 @@ struct job {
 	void *context;
 	long long deadline_ms;
 	int retried;
-	int got_result, got_end; /* what of its results has come */
+	int got_result;	    /* its result has come */
+	unsigned long batch; /* ended by this connection's batch-th sync point */
 	enum store_status status;
 	char reason[REASON_SIZE];
 };
@@ -554,6 +603,16 @@ struct pipeline {
 	long long backoff_ms;
 	unsigned statement_generation; /* names: orders_default_<n> */
 	unsigned prepared_generation;  /* what this connection has prepared */
+	/* Results come in binary (no text output on the server, no parsing
+	 * here: README "Where the time goes") until a column's type is one
+	 * pgsql_binary.h does not read; text from then on. */
+	int text_results;
+	/* Sync points sent and read on this connection; whether jobs were
+	 * sent since the last one. */
+	unsigned long batches_sent, batches_read;
+	int unsynced;
+	/* The error that aborted the rest of the current batch, for theirs. */
+	char batch_error[REASON_SIZE];
 	struct job_queue sent;	       /* in the pipeline, oldest first */
 	struct job_queue waiting;      /* for the connection to be ready */
 	/* The outage, for one log line when it starts, a reminder now and
@@ -563,7 +622,7 @@ struct pipeline {
 	long attempts_while_down;
 	/* For the log line at the end: what pipelining did. */
 	int in_flight, most_in_flight;
-	long answered;
+	long answered, run_again;
 };
 
 static void queue_push(struct job_queue *queue, struct job *job)
@@ -672,10 +731,12 @@ static void lose_connection(struct pgsql_store *store, const char *reason, int r
 	pipeline->prepared_generation = 0;
 	pipeline->flush_pending = 0;
 	pipeline->in_flight = 0;
+	pipeline->batches_sent = pipeline->batches_read = 0;
+	pipeline->unsynced = 0;
 	while ((job = queue_pop(&pipeline->sent)) != NULL) {
 		if (job->kind == JOB_ORDERS && job->done != NULL && retry_in_flight && !job->retried) {
 			job->retried = 1;
-			job->got_result = job->got_end = 0;
+			job->got_result = 0;
 			queue_push(&retry, job);
 		} else if (job->kind == JOB_ORDERS && job->done != NULL) {
 			job->status = STORE_UNAVAILABLE;
@@ -735,11 +796,13 @@ static int send_job(struct pgsql_store *store, struct job *job)
 		sent = PQsendPrepare(store->connection, name, query->sql, query->param_count, query->param_types);
 	else
 		sent = PQsendQueryPrepared(store->connection, name, query->param_count,
-					   query->param_count ? page_values : NULL, NULL, NULL, 0);
-	if (!sent || !PQpipelineSync(store->connection))
+					   query->param_count ? page_values : NULL, NULL, NULL, !pipeline->text_results);
+	if (!sent)
 		return -1;
 	if (job->deadline_ms == 0)
 		job->deadline_ms = monotonic_ms() + EXCHANGE_DEADLINE_MS;
+	job->batch = pipeline->batches_sent + 1;
+	pipeline->unsynced = 1;
 	queue_push(&pipeline->sent, job);
 	if (job->kind == JOB_ORDERS && ++pipeline->in_flight > pipeline->most_in_flight)
 		pipeline->most_in_flight = pipeline->in_flight;
@@ -775,6 +838,12 @@ static void send_jobs(struct pgsql_store *store)
 			queue_push(&pipeline->waiting, job);
 			goto lost;
 		}
+	}
+	if (pipeline->unsynced) {
+		if (!PQpipelineSync(store->connection))
+			goto lost;
+		pipeline->batches_sent++;
+		pipeline->unsynced = 0;
 	}
 	int flushed = PQflush(store->connection);
 	if (flushed < 0)
@@ -814,7 +883,9 @@ static int needs_new_statements(const PGresult *result)
 	return sqlstate != NULL && (strcmp(sqlstate, "0A000") == 0 || strcmp(sqlstate, "26000") == 0);
 }
 
-static void retry_with_new_statements(struct pgsql_store *store, struct job *failed)
+/* Runs a failed query once more, answered by the retry; with new
+ * statement names when the old ones no longer fit the table. */
+static void retry_job(struct pgsql_store *store, struct job *failed, int new_statements)
 {
 	struct pipeline *pipeline = store->pipeline;
 	struct job *again = malloc(sizeof *again);
@@ -823,13 +894,14 @@ static void retry_with_new_statements(struct pgsql_store *store, struct job *fai
 		return;
 	*again = *failed;
 	again->retried = 1;
-	again->got_result = again->got_end = 0;
+	again->got_result = 0;
 	again->deadline_ms = 0;
 	failed->done = NULL; /* answered by the retry */
-	if (failed->statement_generation == pipeline->statement_generation)
+	pipeline->run_again++;
+	if (new_statements && failed->statement_generation == pipeline->statement_generation)
 		pipeline->statement_generation++;
+	/* Sent with the next batch, once this one's results are read. */
 	queue_push(&pipeline->waiting, again);
-	send_jobs(store);
 }
 
 /* One job's result: rows go to its caller now; its status goes with the
@@ -840,16 +912,28 @@ static void take_result(struct pgsql_store *store, struct job *job, PGresult *re
 
 	job->got_result = 1;
 	if (PQresultStatus(result) == expected) {
+		int needs_text = 0;
 		job->status = job->kind == JOB_ORDERS && job->done != NULL
-				  ? deliver_rows(result, job->on_row, job->context, job->reason, sizeof job->reason)
+				  ? deliver_rows(result, job->on_row, job->context, &needs_text, job->reason,
+						 sizeof job->reason)
 				  : STORE_OK;
+		/* Once only: from now on every result comes as text. */
+		if (needs_text) {
+			store->pipeline->text_results = 1;
+			retry_job(store, job, 0);
+		}
 		return;
 	}
-	if (job->kind == JOB_ORDERS && !job->retried && needs_new_statements(result)) {
-		retry_with_new_statements(store, job);
+	int aborted = PQresultStatus(result) == PGRES_PIPELINE_ABORTED;
+	if (!aborted)
+		copy_scrubbed(store->pipeline->batch_error, sizeof store->pipeline->batch_error,
+			      PQresultErrorMessage(result), store->password);
+	if (job->kind == JOB_ORDERS && !job->retried && (aborted || needs_new_statements(result))) {
+		retry_job(store, job, !aborted);
 		return;
 	}
-	copy_scrubbed(job->reason, sizeof job->reason, PQresultErrorMessage(result), store->password);
+	snprintf(job->reason, sizeof job->reason, "%s%.470s", aborted ? "not run after an error in its batch: " : "",
+		 store->pipeline->batch_error);
 	job->status = STORE_QUERY_FAILED;
 	/* A statement that could not be prepared (no orders table yet) is
 	 * prepared again with the next query. */
@@ -857,8 +941,25 @@ static void take_result(struct pgsql_store *store, struct job *job, PGresult *re
 		store->pipeline->prepared_generation = 0;
 }
 
-/* Each job ends with its sync point; before it come its result and, but
- * after an error, a NULL that ends the result. */
+/* The oldest job's results are all in: its caller gets its answer. */
+static void finish_job(struct pgsql_store *store)
+{
+	struct pipeline *pipeline = store->pipeline;
+	struct job *job = queue_pop(&pipeline->sent);
+
+	if (job->kind == JOB_ORDERS) {
+		pipeline->in_flight--;
+		pipeline->answered++;
+		if (job->done != NULL)
+			report_outcome(store, job->got_result ? job->status : STORE_QUERY_FAILED, job->reason);
+	}
+	if (!job->got_result)
+		job->status = STORE_QUERY_FAILED;
+	complete_job(job);
+}
+
+/* Results in the order the jobs were sent; see the comment atop the
+ * event-loop part for what ends a job. */
 static void read_results(struct pgsql_store *store)
 {
 	struct pipeline *pipeline = store->pipeline;
@@ -867,27 +968,25 @@ static void read_results(struct pgsql_store *store)
 		struct job *job = pipeline->sent.head;
 		PGresult *result = PQgetResult(store->connection);
 		if (result == NULL) {
-			if (job->got_end || !job->got_result)
+			if (!job->got_result)
 				break; /* nothing more yet */
-			job->got_end = 1;
+			finish_job(store);
 			continue;
 		}
 		if (PQresultStatus(result) == PGRES_PIPELINE_SYNC) {
-			queue_pop(&pipeline->sent);
-			if (job->kind == JOB_ORDERS) {
-				pipeline->in_flight--;
-				pipeline->answered++;
-				if (job->done != NULL)
-					report_outcome(store, job->got_result ? job->status : STORE_QUERY_FAILED,
-						       job->reason);
-			}
-			if (!job->got_result)
-				job->status = STORE_QUERY_FAILED;
+			/* Ends its batch, with a job an error ended (no NULL). */
+			pipeline->batches_read++;
+			while (pipeline->sent.head != NULL && pipeline->sent.head->batch <= pipeline->batches_read)
+				finish_job(store);
 			PQclear(result);
-			complete_job(job);
 			continue;
 		}
-		if (!job->got_result)
+		if (job->got_result) {
+			/* An error ended that job without a NULL: this is the next one's. */
+			finish_job(store);
+			job = pipeline->sent.head;
+		}
+		if (job != NULL)
 			take_result(store, job, result);
 		PQclear(result);
 	}
@@ -970,6 +1069,9 @@ static void pgsql_wait(void *handle, struct store_wait *wait)
 
 	memset(wait, 0, sizeof *wait);
 	wait->fd = -1;
+	/* The event loop is about to wait: what this turn queued goes now. */
+	if (pipeline != NULL && pipeline->state == LINK_READY && pipeline->waiting.head != NULL)
+		send_jobs(store);
 	if (pipeline == NULL || pipeline->state == LINK_DOWN)
 		return;
 	int fd = PQsocket(store->connection);
@@ -1016,7 +1118,10 @@ static enum store_status pgsql_start_orders(void *handle, const struct order_pag
 	job->context = context;
 	job->deadline_ms = monotonic_ms() + EXCHANGE_DEADLINE_MS;
 	queue_push(&pipeline->waiting, job);
-	send_jobs(store);
+	/* Connected, it goes with this turn's batch (pgsql_wait); down, the
+	 * attempt to connect starts now. */
+	if (pipeline->state == LINK_DOWN)
+		send_jobs(store);
 	return STORE_PENDING;
 }
 
@@ -1027,8 +1132,9 @@ static void pipeline_free(struct pgsql_store *store)
 	if (pipeline == NULL)
 		return;
 	if (pipeline->answered > 0)
-		log_line("PostgreSQL %s: %ld queries answered on this worker's connections, at most %d in flight at once",
-			 store->shown, pipeline->answered, pipeline->most_in_flight);
+		log_line("PostgreSQL %s: %ld queries answered on this worker's connections, at most %d in flight at once, "
+			 "%ld run again",
+			 store->shown, pipeline->answered, pipeline->most_in_flight, pipeline->run_again);
 	fail_queue(&pipeline->sent, STORE_UNAVAILABLE);
 	fail_queue(&pipeline->waiting, STORE_UNAVAILABLE);
 	free(pipeline);
@@ -1112,8 +1218,9 @@ static enum store_status pgsql_fetch_orders(void *handle, const struct order_pag
 		statement.param_values = page_values;
 	}
 	enum store_status status = run_statement(store, &statement, &result, reason, sizeof reason);
+	int needs_text = 0; /* this path asks for text */
 	if (status == STORE_OK)
-		status = deliver_rows(result, on_row, context, reason, sizeof reason);
+		status = deliver_rows(result, on_row, context, &needs_text, reason, sizeof reason);
 	PQclear(result);
 	report_outcome(store, status, reason);
 	return status;

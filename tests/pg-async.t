@@ -152,6 +152,30 @@ pg_query 'ALTER TABLE orders ALTER COLUMN total_cents TYPE bigint' >/dev/null
 is "$(body_of /orders)" "$EXPECTED" "ALTER TABLE ... total_cents TYPE bigint: the next /orders is 200 with the same bytes"
 pg_query 'ALTER TABLE orders ALTER COLUMN status TYPE varchar(100)' >/dev/null
 is "$(body_of /orders)" "$EXPECTED" "ALTER TABLE ... status TYPE varchar(100): the same"
+# The queries of one turn of the loop go out as one batch: a type changed
+# under them fails the first and aborts the rest of its batch, and each of
+# them is run again. The worker is stopped while 8 requests queue up, so
+# that it takes them in one turn, after the change.
+worker=$(children | head -n1)
+kill -STOP "$worker"
+clients=()
+for client in $(seq 8); do
+	body_of /orders >"$TEST_TMP/under-alter-$client" &
+	clients+=($!)
+done
+sleep 0.3
+pg_query 'ALTER TABLE orders ALTER COLUMN total_cents TYPE integer' >/dev/null
+kill -CONT "$worker"
+wait "${clients[@]}"
+same=0
+for client in $(seq 8); do
+	[[ "$(cat "$TEST_TMP/under-alter-$client")" == "$EXPECTED" ]] && same=$((same + 1))
+done
+is "$same" 8 "8 /orders in one batch on statements the type change made stale: all 8 answered with the contract's bytes"
+# Types the binary result format does not read (numeric here) are read as text.
+pg_query 'ALTER TABLE orders ALTER COLUMN total_cents TYPE numeric' >/dev/null
+is "$(body_of /orders)" "$EXPECTED" "ALTER TABLE ... total_cents TYPE numeric: the same bytes, read as text"
+pg_query 'ALTER TABLE orders ALTER COLUMN total_cents TYPE integer' >/dev/null
 is "$(body_of /health)" '{"status":"ok"}' "/health is ok"
 pg_query 'ALTER TABLE orders RENAME TO orders_away' >/dev/null
 like "$(fcgi_get "$SOCKET" /health)" $'^Status: 503 .*\\{"status":"unavailable"\\}$' \
@@ -166,6 +190,10 @@ pg_query "ALTER ROLE apiuser SET timezone = 'Europe/Berlin'" >/dev/null
 is "$(PGPASSWORD=apipassword psql -X -At -h 127.0.0.1 -p "$PG_TEST_PORT" -U apiuser ordersdb -c 'SHOW timezone')" \
 	Europe/Berlin "the role's own sessions are in Europe/Berlin"
 kill -HUP "$SUPERVISOR" # new workers, new connections: the role's setting applies to them
+wait_for_log "$LOG" 'in flight at once, [0-9]+ run again' || true
+again=$(sed -n 's/.* \([0-9]*\) run again.*/\1/p' "$LOG" | head -n1)
+check "... each of the 8 was run once more (the worker ran ${again:-?} again: 1 stale, 7 aborted with it, 1 read as text)" \
+	test "${again:-0}" -ge 9
 sleep 1
 is "$(body_of /orders)" "$EXPECTED" "timestamptz column, role time zone Europe/Berlin: bytes identical to the timestamp column's"
 kill -TERM "$SUPERVISOR"

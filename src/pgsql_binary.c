@@ -1,0 +1,115 @@
+/* pgsql_binary.c: PostgreSQL's binary result values (integers, timestamps) turned into what the store hands on. */
+#include "pgsql_binary.h"
+
+#include <endian.h>
+#include <string.h>
+
+#define MICROSECONDS_PER_DAY 86400000000LL
+/* Days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch. */
+#define POSTGRES_EPOCH_UNIX_DAYS 10957
+
+int pgsql_binary_is_integer_type(unsigned type)
+{
+	return type == PGSQL_INT2_OID || type == PGSQL_INT4_OID || type == PGSQL_INT8_OID;
+}
+
+int pgsql_binary_is_text_type(unsigned type)
+{
+	return type == PGSQL_TEXT_OID || type == PGSQL_VARCHAR_OID || type == PGSQL_BPCHAR_OID;
+}
+
+int pgsql_binary_is_timestamp_type(unsigned type)
+{
+	return type == PGSQL_TIMESTAMP_OID || type == PGSQL_TIMESTAMPTZ_OID;
+}
+
+int pgsql_binary_integer(unsigned type, const char *bytes, size_t length, int64_t *value)
+{
+	if (type == PGSQL_INT2_OID && length == 2) {
+		uint16_t raw;
+		memcpy(&raw, bytes, sizeof raw);
+		*value = (int16_t)be16toh(raw);
+		return 0;
+	}
+	if (type == PGSQL_INT4_OID && length == 4) {
+		uint32_t raw;
+		memcpy(&raw, bytes, sizeof raw);
+		*value = (int32_t)be32toh(raw);
+		return 0;
+	}
+	if (type == PGSQL_INT8_OID && length == 8) {
+		uint64_t raw;
+		memcpy(&raw, bytes, sizeof raw);
+		*value = (int64_t)be64toh(raw);
+		return 0;
+	}
+	return -1;
+}
+
+/* Days since 1970-01-01 to a proleptic Gregorian date, in 400-year eras
+ * (H. Hinnant's civil_from_days): plain arithmetic, where gmtime_r would
+ * cost about as much as the rest of a row. */
+static void civil_from_days(int64_t days, int64_t *year, int *month, int *day)
+{
+	days += 719468;
+	int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+	int64_t day_of_era = days - era * 146097;
+	int64_t year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+	int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+	int64_t month_index = (5 * day_of_year + 2) / 153;
+
+	*day = (int)(day_of_year - (153 * month_index + 2) / 5 + 1);
+	*month = (int)(month_index < 10 ? month_index + 3 : month_index - 9);
+	*year = year_of_era + era * 400 + (*month <= 2);
+}
+
+static char *put_digits(char *out, int64_t value, int count)
+{
+	for (int i = count - 1; i >= 0; i--) {
+		out[i] = (char)('0' + value % 10);
+		value /= 10;
+	}
+	return out + count;
+}
+
+int pgsql_binary_timestamp(const char *bytes, size_t length, char *out)
+{
+	uint64_t raw;
+
+	out[0] = '\0';
+	if (length != 8)
+		return -1;
+	memcpy(&raw, bytes, sizeof raw);
+	int64_t microseconds = (int64_t)be64toh(raw);
+	/* 'infinity' and '-infinity' are INT64_MAX and INT64_MIN. */
+	if (microseconds == INT64_MAX || microseconds == INT64_MIN)
+		return -1;
+	int64_t days = microseconds / MICROSECONDS_PER_DAY;
+	int64_t of_day = microseconds % MICROSECONDS_PER_DAY;
+	if (of_day < 0) { /* before 2000: floor, not truncation towards zero */
+		of_day += MICROSECONDS_PER_DAY;
+		days--;
+	}
+	int64_t year;
+	int month, day;
+	civil_from_days(days + POSTGRES_EPOCH_UNIX_DAYS, &year, &month, &day);
+	if (year < 1 || year > 9999)
+		return -1;
+
+	int64_t milliseconds = of_day / 1000;
+	char *cursor = put_digits(out, year, 4);
+	*cursor++ = '-';
+	cursor = put_digits(cursor, month, 2);
+	*cursor++ = '-';
+	cursor = put_digits(cursor, day, 2);
+	*cursor++ = ' ';
+	cursor = put_digits(cursor, milliseconds / 3600000, 2);
+	*cursor++ = ':';
+	cursor = put_digits(cursor, milliseconds / 60000 % 60, 2);
+	*cursor++ = ':';
+	cursor = put_digits(cursor, milliseconds / 1000 % 60, 2);
+	*cursor++ = '.';
+	cursor = put_digits(cursor, milliseconds % 1000, 3);
+	*cursor = '\0';
+	return 0;
+}
