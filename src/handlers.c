@@ -202,9 +202,9 @@ static void free_orders_tree(struct orders_page_tree *tree)
 static int fill_order_slot(void *context, const struct order_row *row)
 {
 	struct orders_page_tree *tree = context;
-	char created_at[ISO_TIMESTAMP_LENGTH + 1];
+	char converted[ISO_TIMESTAMP_LENGTH + 1];
 
-	if (iso_timestamp_from_sql(row->created_at, created_at) != 0) {
+	if (!row->created_at_is_iso && iso_timestamp_from_sql(row->created_at, converted) != 0) {
 		log_limited("order %lld: created_at '%.40s' is not a timestamp", (long long)row->id, row->created_at);
 		return -1;
 	}
@@ -221,7 +221,8 @@ static int fill_order_slot(void *context, const struct order_row *row)
 	json_object_set_int64(slot->customer_id, row->customer_id);
 	json_object_set_int64(slot->total_cents, row->total_cents);
 	json_object_set_string_len(slot->status, row->status, (int)row->status_len);
-	json_object_set_string_len(slot->created_at, created_at, ISO_TIMESTAMP_LENGTH);
+	json_object_set_string_len(slot->created_at, row->created_at_is_iso ? row->created_at : converted,
+				   ISO_TIMESTAMP_LENGTH);
 	return 0;
 }
 

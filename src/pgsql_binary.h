@@ -15,19 +15,19 @@
 #define PGSQL_TIMESTAMP_OID 1114
 #define PGSQL_TIMESTAMPTZ_OID 1184
 
-/* "2026-10-15 03:37:37.629" and its terminating NUL. */
-#define PGSQL_TIMESTAMP_TEXT_SIZE 24
+/* The contract's "2026-10-15T03:37:37.629Z" and its terminating NUL. */
+#define PGSQL_ISO_TIMESTAMP_SIZE 25
 
 /* A binary int2, int4 or int8 (network byte order, length 2, 4 or 8) into
  * value. Returns 0, or -1 when length does not fit the type. */
 int pgsql_binary_integer(unsigned type, const char *bytes, size_t length, int64_t *value);
 
 /* A binary timestamp or timestamptz (microseconds since 2000-01-01 00:00:00
- * UTC, 8 bytes) into the text form PostgreSQL prints in UTC with ISO
- * DateStyle, cut to milliseconds: "YYYY-MM-DD HH:MM:SS.mmm" (truncated
- * towards the past, as the contract's JavaScript Date does). Returns 0, or
- * -1 for infinity, a year outside 1-9999 or a wrong length (out is then
- * empty). out holds PGSQL_TIMESTAMP_TEXT_SIZE bytes. */
+ * UTC, 8 bytes) straight into the contract's ISO 8601 form in UTC,
+ * "YYYY-MM-DDTHH:MM:SS.mmmZ", cut to milliseconds towards the past as
+ * JavaScript's Date does. Returns 0, or -1 for infinity, a year outside
+ * 1-9999 or a wrong length (out is then empty). out holds
+ * PGSQL_ISO_TIMESTAMP_SIZE bytes. */
 int pgsql_binary_timestamp(const char *bytes, size_t length, char *out);
 
 /* Whether the binary form of a column of this type is one of the above, or

@@ -15,9 +15,12 @@ struct order_row {
 	int64_t total_cents;
 	const char *status;
 	size_t status_len;
-	/* The database's own text form, e.g. "2026-10-15 03:37:37.629232";
-	 * timefmt.h turns it into the contract's ISO form. */
+	/* The database's own text form, e.g. "2026-10-15 03:37:37.629232",
+	 * which timefmt.h turns into the contract's ISO form; or, when
+	 * created_at_is_iso, already that form, ISO_TIMESTAMP_LENGTH bytes (a
+	 * store that reads binary timestamps makes it as cheaply as the text). */
 	const char *created_at;
+	int created_at_is_iso;
 };
 
 /* A page of orders. The contract's default page has its own fixed SQL text,

@@ -16,6 +16,9 @@
 #include "log.h"
 #include "pgsql_binary.h"
 #include "pgsql_conninfo.h"
+#include "timefmt.h"
+
+_Static_assert(PGSQL_ISO_TIMESTAMP_SIZE == ISO_TIMESTAMP_LENGTH + 1, "binary timestamps are the contract's ISO form");
 
 #define ORDERS_DEFAULT_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT 100 OFFSET 1000"
 #define ORDERS_PAGE_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT $1 OFFSET $2"
@@ -470,9 +473,9 @@ static int binary_columns_readable(const PGresult *result)
 }
 
 /* One row's values, text or binary; the strings point into result or into
- * timestamp_text. */
+ * timestamp_text (binary: already the contract's ISO form). */
 static int read_row(const PGresult *result, int row_index, int binary, struct order_row *row,
-		    char timestamp_text[PGSQL_TIMESTAMP_TEXT_SIZE], char *reason, size_t reason_size)
+		    char timestamp_text[PGSQL_ISO_TIMESTAMP_SIZE], char *reason, size_t reason_size)
 {
 	int64_t integers[COLUMN_TOTAL_CENTS + 1];
 
@@ -511,6 +514,7 @@ static int read_row(const PGresult *result, int row_index, int binary, struct or
 	    .status = PQgetvalue(result, row_index, COLUMN_STATUS),
 	    .status_len = (size_t)PQgetlength(result, row_index, COLUMN_STATUS),
 	    .created_at = created_at,
+	    .created_at_is_iso = binary,
 	};
 	return 0;
 }
@@ -523,7 +527,7 @@ static enum store_status deliver_rows(const PGresult *result, order_row_fn on_ro
 {
 	int row_count = PQntuples(result);
 	int binary = PQnfields(result) > 0 && PQfformat(result, 0) == 1;
-	char timestamp_text[PGSQL_TIMESTAMP_TEXT_SIZE];
+	char timestamp_text[PGSQL_ISO_TIMESTAMP_SIZE];
 
 	if (PQnfields(result) != COLUMN_COUNT) {
 		snprintf(reason, reason_size, "expected %d columns, got %d", COLUMN_COUNT, PQnfields(result));

@@ -200,6 +200,7 @@ static int read_row(sqlite3_stmt *query, struct order_row *row, char *reason, si
 	row->status = (const char *)sqlite3_column_text(query, 3);
 	row->status_len = (size_t)sqlite3_column_bytes(query, 3);
 	row->created_at = (const char *)sqlite3_column_text(query, 4);
+	row->created_at_is_iso = 0; /* SQLite's text, as stored */
 	if (row->status == NULL || row->created_at == NULL) {
 		snprintf(reason, reason_size, "out of memory reading the row");
 		return -1;

@@ -1,4 +1,4 @@
-/* test_pgsql_binary.c: PostgreSQL's binary integers and timestamps read as the text the store hands on, checked against known dates and against gmtime_r. */
+/* test_pgsql_binary.c: PostgreSQL's binary integers and timestamps read into what the store hands on, timestamps checked against known dates and against gmtime_r. */
 #include <endian.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -15,7 +15,7 @@
 
 static const char *timestamp_text(int64_t microseconds)
 {
-	static char out[PGSQL_TIMESTAMP_TEXT_SIZE];
+	static char out[PGSQL_ISO_TIMESTAMP_SIZE];
 	uint64_t wire = htobe64((uint64_t)microseconds);
 	return pgsql_binary_timestamp((const char *)&wire, sizeof wire, out) == 0 ? out : "(rejected)";
 }
@@ -33,7 +33,7 @@ static const char *oracle_text(int64_t microseconds)
 
 	if (gmtime_r(&unix_seconds, &tm) == NULL)
 		return "(gmtime failed)";
-	snprintf(out, sizeof out, "%04d-%02d-%02d %02d:%02d:%02d.%03" PRId64, tm.tm_year + 1900, tm.tm_mon + 1,
+	snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%03" PRId64 "Z", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, fraction);
 	return out;
 }
@@ -47,18 +47,18 @@ static int64_t integer_of(unsigned type, const void *wire, size_t length, int *f
 
 int main(void)
 {
-	IS_STRING(timestamp_text(0), "2000-01-01 00:00:00.000", "PostgreSQL's epoch");
-	IS_STRING(timestamp_text(845350657629232LL), "2026-10-15 03:37:37.629",
+	IS_STRING(timestamp_text(0), "2000-01-01T00:00:00.000Z", "PostgreSQL's epoch");
+	IS_STRING(timestamp_text(845350657629232LL), "2026-10-15T03:37:37.629Z",
 		  "the contract's example instant, microseconds truncated");
-	IS_STRING(timestamp_text(-500), "1999-12-31 23:59:59.999", "half a millisecond before 2000 floors into 1999");
-	IS_STRING(timestamp_text(762523200001000LL), "2024-02-29 12:00:00.001", "a leap day");
-	IS_STRING(timestamp_text(-63082281600000000LL), "0001-01-01 00:00:00.000", "the first instant of year 1");
-	IS_STRING(timestamp_text(252455615999999999LL), "9999-12-31 23:59:59.999", "the last of year 9999");
+	IS_STRING(timestamp_text(-500), "1999-12-31T23:59:59.999Z", "half a millisecond before 2000 floors into 1999");
+	IS_STRING(timestamp_text(762523200001000LL), "2024-02-29T12:00:00.001Z", "a leap day");
+	IS_STRING(timestamp_text(-63082281600000000LL), "0001-01-01T00:00:00.000Z", "the first instant of year 1");
+	IS_STRING(timestamp_text(252455615999999999LL), "9999-12-31T23:59:59.999Z", "the last of year 9999");
 	IS_STRING(timestamp_text(-63082281600000001LL), "(rejected)", "before year 1 (BC) is refused");
 	IS_STRING(timestamp_text(252455616000000000LL), "(rejected)", "year 10000 is refused");
 	IS_STRING(timestamp_text(INT64_MAX), "(rejected)", "'infinity' is refused");
 	IS_STRING(timestamp_text(INT64_MIN), "(rejected)", "'-infinity' is refused");
-	char out[PGSQL_TIMESTAMP_TEXT_SIZE];
+	char out[PGSQL_ISO_TIMESTAMP_SIZE];
 	OK(pgsql_binary_timestamp("1234", 4, out) != 0 && out[0] == '\0', "a value that is not 8 bytes is refused");
 
 	/* 200,000 instants spread over years 1-9999 and 10,000 around 2000,
@@ -70,7 +70,7 @@ int main(void)
 		int64_t base = i < 200000 ? -63082281600000000LL : -5LL * 86400 * 1000000;
 		uint64_t noise = ((uint64_t)random() << 33) ^ ((uint64_t)random() << 2) ^ (uint64_t)random();
 		int64_t microseconds = base + (int64_t)(noise % (uint64_t)span);
-		char ours[PGSQL_TIMESTAMP_TEXT_SIZE];
+		char ours[PGSQL_ISO_TIMESTAMP_SIZE];
 		snprintf(ours, sizeof ours, "%s", timestamp_text(microseconds));
 		if (strcmp(ours, oracle_text(microseconds)) != 0 && differing++ < 3)
 			printf("# %" PRId64 ": '%s', gmtime_r says '%s'\n", microseconds, ours, oracle_text(microseconds));
