@@ -5,13 +5,14 @@
 /*
  * Why this exists: libfcgi reads a request with blocking reads until its
  * records are complete, so the event loop may hand it a connection only
- * when the whole request is already waiting in the socket; otherwise one
- * slow peer would hold the worker and every connection in it. The loop
- * peeks at the waiting bytes (recv MSG_PEEK) and asks framing_scan what
- * they hold. libfcgi also answers FCGI_GET_VALUES only while it is reading
- * a request, and with fixed values (one connection, one request), and it
- * never answers FCGI_ABORT_REQUEST; those records are taken off the
- * socket and answered here. Everything else, the parameters included, is
+ * when the whole request has come; otherwise one slow peer would hold the
+ * worker and every connection in it. The loop reads what a connection
+ * sent into its own memory, asks framing_scan what it holds, and lets
+ * libfcgi read a whole request from there (fcgi_input.h). libfcgi also
+ * answers FCGI_GET_VALUES only while it is reading a request, and with
+ * fixed values (one connection, one request), and it never answers
+ * FCGI_ABORT_REQUEST; those records are taken from the loop's memory and
+ * answered here. Everything else, the parameters included, is
  * left to libfcgi: this file reads record headers, never their contents
  * beyond a BEGIN_REQUEST body and a GET_VALUES name list.
  */

@@ -14,18 +14,19 @@
 #include <fastcgi.h>
 
 #include "clock.h"
+#include "fcgi_input.h"
 #include "framing.h"
 #include "listener.h"
 #include "log.h"
 
-/* The bytes of a connection looked at before libfcgi is given it. A
- * request is a BEGIN_REQUEST, its parameters (about 1 KiB from lighttpd
+/* The bytes of a connection read and judged before libfcgi is given them.
+ * A request is a BEGIN_REQUEST, its parameters (about 1 KiB from lighttpd
  * and nginx) and its body; one larger than this is handed over once this
- * much of it has come, and libfcgi reads the rest as it comes, each read
- * bounded by the receive timeout. It cannot wait for the whole of a large
- * request: a unix socket holds as little as 48 KiB of a sender's writes,
- * and the sender then waits for it to be read. */
-#define INPUT_WINDOW (16 * 1024)
+ * much of it has come, and libfcgi reads the rest from the socket as it
+ * comes, each read bounded by the receive timeout. It cannot wait for the
+ * whole of a large request: a unix socket holds as little as 48 KiB of a
+ * sender's writes, and the sender then waits for it to be read. */
+#define INPUT_WINDOW ((size_t)16 * 1024)
 /* Events taken per epoll_wait, and connections accepted per wake-up, so
  * that a burst of new connections cannot starve the ones already held. */
 #define EVENTS_PER_WAIT 64
@@ -44,6 +45,13 @@ enum connection_state {
 
 struct connection {
 	FCGX_Request request; /* request.ipcFd is the connection */
+	struct fcgi_input input; /* what libfcgi reads of the request handed to it */
+	/* Read and not used yet (part of a request, or what came after one),
+	 * kept here while the loop's window serves other connections. */
+	unsigned char *held;
+	size_t held_length;
+	unsigned char *unread; /* input.next's memory while an answer waits */
+	unsigned handovers;    /* requests handed to libfcgi on this connection */
 	int fd;
 	enum connection_state state;
 	int registered; /* in the epoll set */
@@ -77,6 +85,7 @@ struct loop {
 	int listening;		   /* the listening socket is in the epoll set */
 	long long accept_paused_until; /* 0: not paused for lack of descriptors */
 	int stopping;
+	int window_in_use; /* by a read_connection that has not returned */
 	unsigned char window[INPUT_WINDOW];
 };
 
@@ -156,9 +165,21 @@ static void stop_listening(struct loop *loop)
 	loop->listening = 0;
 }
 
+/* The request handed to libfcgi is over: what it did not read of it goes. */
+static void end_input(struct connection *connection)
+{
+	connection->input = (struct fcgi_input){NULL, 0, 0};
+	free(connection->unread);
+	connection->unread = NULL;
+}
+
 /* The connection is closed already (by libfcgi, or just now). */
 static void forget_connection(struct loop *loop, struct connection *connection)
 {
+	end_input(connection);
+	free(connection->held);
+	connection->held = NULL;
+	connection->held_length = 0;
 	loop->open_connections--;
 	set_state(loop, connection, CONNECTION_FREE, 0);
 	connection->fd = -1;
@@ -175,9 +196,11 @@ static void close_connection(struct loop *loop, struct connection *connection)
 	forget_connection(loop, connection);
 }
 
-/* Edge-triggered: the loop only peeks, so the waiting bytes stay in the
- * socket, and a level-triggered set would report them again at once,
- * forever; each new arrival is an edge. */
+/* Edge-triggered: a connection whose answer is being written is not read,
+ * and a level-triggered set would report what it sent meanwhile again at
+ * once, forever; each new arrival is an edge. So a connection is read
+ * until a read comes short of the room it was given: what comes after
+ * that is an edge of its own. */
 static int register_connection(struct loop *loop, struct connection *connection)
 {
 	struct epoll_event event = {.events = EPOLLIN | EPOLLET, .data.fd = connection->fd};
@@ -200,17 +223,11 @@ static void write_record(struct connection *connection, const unsigned char *rec
 		return;
 }
 
-/* Takes bytes that framing_scan judged off the socket. They are waiting
- * (they were just peeked), so the read returns them at once. */
-static int consume(struct loop *loop, struct connection *connection, size_t length)
-{
-	return read(connection->fd, loop->window, length) == (ssize_t)length ? 0 : -1;
-}
-
 /* Ends the request on the connection once its answer is written: the
  * connection is kept only when the web server asked for it
- * (FCGI_KEEP_CONN), sent nothing after the request (that would be in
- * libfcgi's buffer, and lost), and the worker is not stopping. */
+ * (FCGI_KEEP_CONN) and the worker is not stopping. What the web server
+ * sent after the request is in connection->held: libfcgi was given the
+ * request's bytes only. */
 static void end_request(struct loop *loop, struct connection *connection)
 {
 	FCGX_Request *request = &connection->request;
@@ -223,6 +240,7 @@ static void end_request(struct loop *loop, struct connection *connection)
 	if (!request->keepConnection)
 		FCGX_Detach(request);
 	FCGX_Finish_r(request);
+	end_input(connection);
 	if (request->ipcFd < 0) {
 		forget_connection(loop, connection);
 		return;
@@ -235,12 +253,37 @@ static void end_request(struct loop *loop, struct connection *connection)
 		close_connection(loop, connection);
 }
 
-/* A request waits whole in the socket (or fills the input window): libfcgi
- * reads it and the serve function answers it, now or once the database
- * has (loop_finish_request). */
+/* An answer waits for the database: libfcgi could still read the rest of
+ * its request (a handler that reads its body late), from memory the loop's
+ * window is not, since it serves other connections meanwhile. */
+static void keep_unread_input(struct connection *connection)
+{
+	struct fcgi_input *input = &connection->input;
+
+	if (input->left == 0)
+		return;
+	unsigned char *copy = malloc(input->left);
+	if (copy == NULL) {
+		/* libfcgi is told the request ended early: a protocol
+		 * error, and the connection is closed after the answer. */
+		log_limited("out of memory keeping %zu bytes of a request whose answer waits", input->left);
+		input->left = 0;
+		input->then_socket = 0;
+		return;
+	}
+	memcpy(copy, input->next, input->left);
+	free(connection->unread);
+	connection->unread = copy;
+	input->next = copy;
+}
+
+/* A request is whole in connection->input (or fills the input window):
+ * libfcgi reads it and the serve function answers it, now or once the
+ * database has (loop_finish_request). */
 static void answer_request(struct loop *loop, struct connection *connection, int keep_connection)
 {
 	FCGX_Request *request = &connection->request;
+	unsigned handover = ++connection->handovers;
 
 	*loop->settings.busy_since_ms = monotonic_ms();
 	request->ipcFd = connection->fd;
@@ -258,6 +301,8 @@ static void answer_request(struct loop *loop, struct connection *connection, int
 	set_state(loop, connection, CONNECTION_ANSWERING, monotonic_ms());
 	if (loop->serve(loop->serve_context, request, connection) == LOOP_ANSWERED)
 		end_request(loop, connection);
+	else if (connection->state == CONNECTION_ANSWERING && connection->handovers == handover)
+		keep_unread_input(connection); /* not answered already, inside serve */
 	*loop->settings.busy_since_ms = 0;
 }
 
@@ -274,64 +319,133 @@ static void answer_oversized_request(struct loop *loop, struct connection *conne
 	answer_request(loop, connection, 0);
 }
 
-/* Looks at what a connection has sent and acts on it: answers management
- * records and aborts, hands a whole request to libfcgi, or waits for more.
- * A connection whose answer waits is left alone: what it sends is looked
- * at once that answer is written. */
-static void read_connection(struct loop *loop, struct connection *connection)
+static int is_reading(const struct connection *connection)
+{
+	return connection->state == CONNECTION_WAITING || connection->state == CONNECTION_RECEIVING;
+}
+
+/* Keeps bytes not used yet in the connection's own memory, sized to what
+ * came: the window is the loop's, and the next connection's. 0, or -1
+ * when out of memory. */
+static int hold(struct connection *connection, const unsigned char *bytes, size_t length)
+{
+	if (length == 0)
+		return 0;
+	connection->held = malloc(length);
+	if (connection->held == NULL) {
+		log_limited("out of memory keeping %zu bytes a connection sent; closing it", length);
+		return -1;
+	}
+	memcpy(connection->held, bytes, length);
+	connection->held_length = length;
+	return 0;
+}
+
+/* Puts what the connection holds at the start of window; returns its
+ * length. A slow sender's partial request is copied in and out on each
+ * arrival, as many bytes as the peek of the whole window copied before. */
+static size_t take_held(struct connection *connection, unsigned char *window)
+{
+	size_t length = connection->held_length;
+
+	if (length > 0)
+		memcpy(window, connection->held, length);
+	free(connection->held);
+	connection->held = NULL;
+	connection->held_length = 0;
+	return length;
+}
+
+/* Nothing whole in window[0, length) and the socket has no more for now:
+ * the bytes are kept and the connection waits for its next edge. */
+static void wait_for_more(struct loop *loop, struct connection *connection, const unsigned char *window,
+			  size_t length)
+{
+	if (length > 0 && connection->state == CONNECTION_WAITING)
+		set_state(loop, connection, CONNECTION_RECEIVING, monotonic_ms());
+	if (hold(connection, window, length) != 0 || register_connection(loop, connection) != 0)
+		close_connection(loop, connection);
+}
+
+/* Hands libfcgi the request at window[start, start + scan->length); what came
+ * after it, up to end, waits in connection->held for the next round (the
+ * window may be another connection's by then). */
+static void hand_over(struct loop *loop, struct connection *connection, unsigned char *window, size_t start,
+		      const struct framing_scan *scan, size_t end)
+{
+	if (hold(connection, window + start + scan->length, end - start - scan->length) != 0) {
+		close_connection(loop, connection);
+		return;
+	}
+	connection->input = (struct fcgi_input){window + start, scan->length, 0};
+	/* Kept connections are read again once answered: the web server
+	 * sends its next request after this answer. */
+	answer_request(loop, connection, scan->keep_connection);
+}
+
+/* Reads what a connection has sent into window, once, and acts on it:
+ * answers management records and aborts, hands a whole request to libfcgi,
+ * or keeps the bytes and waits for more. Stops when the connection is
+ * answering: what it sends meanwhile is read once that answer is written. */
+static void read_into(struct loop *loop, struct connection *connection, unsigned char *window)
 {
 	unsigned char reply[FRAMING_REPLY_ROOM];
 	struct framing_scan scan;
+	size_t start = 0, length = take_held(connection, window);
+	int drained = 0; /* the last read came short: the socket had no more */
 
-	while (connection->state == CONNECTION_WAITING || connection->state == CONNECTION_RECEIVING) {
-		ssize_t waiting = recv(connection->fd, loop->window, sizeof loop->window, MSG_PEEK | MSG_DONTWAIT);
-		if (waiting < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-			if (register_connection(loop, connection) != 0)
-				close_connection(loop, connection);
-			return;
-		}
-		if (waiting <= 0) {
-			close_connection(loop, connection); /* the peer closed, or reset */
-			return;
-		}
-		framing_scan(loop->window, (size_t)waiting, &scan);
+	while (is_reading(connection)) {
+		framing_scan(window + start, length - start, &scan);
 		switch (scan.verdict) {
-		case FRAMING_INCOMPLETE:
-			if ((size_t)waiting == sizeof loop->window) {
+		case FRAMING_INCOMPLETE: {
+			memmove(window, window + start, length - start);
+			length -= start;
+			start = 0;
+			if (length == INPUT_WINDOW) {
+				connection->input = (struct fcgi_input){window, length, 1};
 				answer_oversized_request(loop, connection);
+				return; /* never kept */
+			}
+			if (drained) {
+				wait_for_more(loop, connection, window, length);
 				return;
 			}
-			if (connection->state == CONNECTION_WAITING)
-				set_state(loop, connection, CONNECTION_RECEIVING, monotonic_ms());
-			if (register_connection(loop, connection) != 0)
-				close_connection(loop, connection);
-			return;
+			ssize_t got = recv(connection->fd, window + length, INPUT_WINDOW - length, MSG_DONTWAIT);
+			if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+				drained = 1;
+				continue;
+			}
+			if (got <= 0)
+				break; /* the peer closed, or reset */
+			drained = (size_t)got < INPUT_WINDOW - length;
+			length += (size_t)got;
+			continue;
+		}
 		case FRAMING_REQUEST_READY:
-			/* Kept connections are read again once answered: the
-			 * web server sends its next request after this answer. */
-			answer_request(loop, connection, scan.keep_connection && (size_t)waiting == scan.length);
-			return;
+			hand_over(loop, connection, window, start, &scan, length);
+			/* Kept, with more sent: it is in held (read_into may
+			 * even have run for it again inside the answer). */
+			start = 0;
+			length = is_reading(connection) ? take_held(connection, window) : 0;
+			continue;
 		case FRAMING_MANAGEMENT: {
-			size_t length = framing_management_reply(&scan, loop->settings.advertised_connections, reply);
-			if (consume(loop, connection, scan.length) != 0)
-				break;
-			write_record(connection, reply, length);
+			size_t reply_length = framing_management_reply(&scan, loop->settings.advertised_connections, reply);
+			write_record(connection, reply, reply_length);
+			start += scan.length;
 			continue;
 		}
 		case FRAMING_ABORTED: {
 			/* The request was not answered yet: it ends here. */
-			size_t length = framing_end_request(scan.request_id, FCGI_REQUEST_COMPLETE, reply);
-			if (consume(loop, connection, scan.length) != 0)
-				break;
-			write_record(connection, reply, length);
+			size_t reply_length = framing_end_request(scan.request_id, FCGI_REQUEST_COMPLETE, reply);
+			write_record(connection, reply, reply_length);
 			if (!scan.keep_connection || loop->stopping)
 				break;
+			start += scan.length;
 			set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
 			continue;
 		}
 		case FRAMING_STRAY:
-			if (consume(loop, connection, scan.length) != 0)
-				break;
+			start += scan.length;
 			continue;
 		case FRAMING_MALFORMED:
 			break;
@@ -339,6 +453,30 @@ static void read_connection(struct loop *loop, struct connection *connection)
 		close_connection(loop, connection);
 		return;
 	}
+}
+
+/* The loop's window serves one connection at a time. A connection whose
+ * waiting answer is written inside another's (a lost database answers all
+ * its queries at once, from the serve function) is read into a window of
+ * its own: the loop's still holds the other's request. */
+static void read_connection(struct loop *loop, struct connection *connection)
+{
+	if (!is_reading(connection))
+		return;
+	if (loop->window_in_use) {
+		unsigned char *window = malloc(INPUT_WINDOW);
+		if (window == NULL) {
+			log_limited("out of memory reading a connection inside another's answer; closing it");
+			close_connection(loop, connection);
+			return;
+		}
+		read_into(loop, connection, window);
+		free(window);
+		return;
+	}
+	loop->window_in_use = 1;
+	read_into(loop, connection, loop->window);
+	loop->window_in_use = 0;
 }
 
 void loop_finish_request(struct loop *loop, struct connection *connection)
@@ -546,6 +684,16 @@ void loop_set_source(struct loop *loop, const struct loop_source *source)
 	loop->source = *source;
 }
 
+/* Where libfcgi's reads of a connection are served from (fcgi_input.h). */
+static struct fcgi_input *input_of(void *context, int fd)
+{
+	struct loop *loop = context;
+
+	if (fd < 0 || fd >= loop->table_size || loop->by_fd[fd].state == CONNECTION_FREE)
+		return NULL;
+	return &loop->by_fd[fd].input;
+}
+
 struct loop *loop_create(const struct loop_settings *settings, char *error, size_t error_size)
 {
 	struct loop *loop = calloc(1, sizeof *loop);
@@ -580,6 +728,7 @@ struct loop *loop_create(const struct loop_settings *settings, char *error, size
 			 strerror(errno));
 		goto fail;
 	}
+	fcgi_input_set_lookup(input_of, loop);
 	return loop;
 fail:
 	loop_destroy(loop);
@@ -590,6 +739,7 @@ void loop_destroy(struct loop *loop)
 {
 	if (loop == NULL)
 		return;
+	fcgi_input_set_lookup(NULL, NULL);
 	while (loop->waiting.head != NULL)
 		close_connection(loop, loop->waiting.head);
 	while (loop->receiving.head != NULL)

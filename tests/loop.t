@@ -45,6 +45,18 @@ protocol_checks() { # ADDRESS LABEL
 	is "$(body_of "$TEST_TMP/a2")" "$ORDERS" "$label: the second GET /orders, byte for byte"
 	is "$(body_of "$TEST_TMP/a3")" "$PAGE" "$label: the third a page"
 
+	# The loop reads a connection once and hands libfcgi only the request's
+	# bytes: what came after it waits for the next round, not in libfcgi.
+	out=$("$PEER" "$address" keep get / get /orders send answer 5 "$TEST_TMP/p1" answer 5 "$TEST_TMP/p2" closed 0.5)
+	is "$?" 4 "$label: two requests written at once on a kept connection: it stays open after them"
+	is "$(grep -c '^end id=1 protocol=0 status=200' <<<"$out")" 2 "$label: ... and both are answered"
+	is "$(body_of "$TEST_TMP/p2")" "$ORDERS" "$label: ... the second byte for byte"
+	out=$("$PEER" "$address" keep get / get / get /orders send-half sleep 0.2 send answer 5 "$TEST_TMP/h1" \
+		answer 5 "$TEST_TMP/h2" answer 5 "$TEST_TMP/h3")
+	is "$(grep -c '^end id=1 protocol=0 status=200' <<<"$out")" 3 \
+		"$label: three requests cut in the middle of the second: all three answered"
+	is "$(body_of "$TEST_TMP/h3")" "$ORDERS" "$label: ... the third byte for byte"
+
 	out=$("$PEER" "$address" get / send answer 5 "$TEST_TMP/b1" closed 5)
 	like "$out" $'end id=1 protocol=0 status=200.*\nclosed in' "$label: without FCGI_KEEP_CONN the connection closes after the answer"
 
