@@ -173,7 +173,12 @@ static int continuation_bytes(unsigned char lead)
  * response must be valid JSON whatever a row holds. */
 static int is_utf8(const unsigned char *text, size_t length)
 {
-	for (size_t i = 0; i < length;) {
+	/* Statuses are ASCII: a byte at a time with no decoding, where the
+	 * decoding cost 190 instructions a row (callgrind). */
+	size_t ascii = 0;
+	while (ascii < length && text[ascii] < 0x80)
+		ascii++;
+	for (size_t i = ascii; i < length;) {
 		unsigned char lead = text[i];
 		int extra = continuation_bytes(lead);
 		if (extra < 0 || length - i <= (size_t)extra)
