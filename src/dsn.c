@@ -77,3 +77,18 @@ int db_config_parse(const char *url, const char *default_sqlite_path, struct db_
 		 scheme[0] != '\0' ? " with scheme '" : "", scheme, scheme[0] != '\0' ? "'" : "");
 	return -1;
 }
+
+int db_config_parse_statements(const char *value, struct db_config *config, char *error, size_t error_size)
+{
+	if (value == NULL || *value == '\0' || strcmp(value, "named") == 0) {
+		config->statements = DB_STATEMENTS_NAMED;
+		return 0;
+	}
+	if (strcmp(value, "unnamed") == 0) {
+		config->statements = DB_STATEMENTS_UNNAMED;
+		return 0;
+	}
+	snprintf(error, error_size, "PG_STATEMENTS is '%.40s': use named (the default) or unnamed (behind a pooler in transaction mode)",
+		 value);
+	return -1;
+}

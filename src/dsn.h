@@ -6,6 +6,13 @@
 
 enum db_kind { DB_SQLITE, DB_POSTGRES };
 
+/* How the PostgreSQL store sends its queries (PG_STATEMENTS). Named
+ * statements are prepared once per connection; a pooler in transaction
+ * mode (PgBouncer 1.18) hands each transaction to any server connection,
+ * where they do not exist, so "unnamed" parses each query with its
+ * request, self-contained. */
+enum db_statements { DB_STATEMENTS_NAMED, DB_STATEMENTS_UNNAMED };
+
 struct db_config {
 	enum db_kind kind;
 	/* SQLite: the file path. PostgreSQL: the string handed to libpq as is
@@ -14,11 +21,16 @@ struct db_config {
 	/* Safe to log: the SQLite path, or for PostgreSQL only the word
 	 * (the plugin logs libpq's reading of target, password masked). */
 	char masked[4096 + 64];
+	enum db_statements statements;
 };
 
 /* Parses url (NULL or empty: the embedded default file default_sqlite_path).
  * Returns 0, or -1 with a reason in error. */
 int db_config_parse(const char *url, const char *default_sqlite_path, struct db_config *config, char *error,
 		    size_t error_size);
+
+/* Reads PG_STATEMENTS into config (NULL or empty: named). Returns 0, or
+ * -1 with a reason in error. */
+int db_config_parse_statements(const char *value, struct db_config *config, char *error, size_t error_size);
 
 #endif

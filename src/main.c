@@ -105,6 +105,8 @@ static void usage(FILE *out)
 		"  DATABASE_URL              sqlite:///abs/path.db, sqlite://rel/path.db,\n"
 		"                            postgresql://user:pass@host:port/db, postgres://..., or a libpq\n"
 		"                            keyword string (host=... dbname=...); unset: %s\n"
+		"  PG_STATEMENTS             named (default: prepared once per connection) or unnamed\n"
+		"                            (parsed with each query: behind PgBouncer in transaction mode)\n"
 		"  FCGI_WEB_SERVER_ADDRS     comma-separated front-end IPs allowed to connect over TCP\n"
 		"\n"
 		"Signals: SIGTERM/SIGINT finish what is in flight and stop; SIGHUP replaces the workers;\n"
@@ -306,6 +308,10 @@ int main(int argc, char **argv)
 		return 1;
 	if (db_config_parse(getenv("DATABASE_URL"), DEFAULT_DATABASE_PATH, &options.database, error, sizeof error) !=
 	    0) {
+		log_line("%s", error);
+		return 2;
+	}
+	if (db_config_parse_statements(getenv("PG_STATEMENTS"), &options.database, error, sizeof error) != 0) {
 		log_line("%s", error);
 		return 2;
 	}

@@ -23,6 +23,12 @@ _Static_assert(PGSQL_ISO_TIMESTAMP_SIZE == ISO_TIMESTAMP_LENGTH + 1, "binary tim
 #define ORDERS_DEFAULT_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT 100 OFFSET 1000"
 #define ORDERS_PAGE_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT $1 OFFSET $2"
 #define PING_SQL "SELECT 1"
+/* created_at is read as the server's ISO text in UTC: a timestamptz column
+ * prints in the session's time zone, which a role or database may have set
+ * to anything. One statement, so that it can go into a pipeline; the server
+ * reports both back (ParameterStatus), which is how PgBouncer carries them
+ * to whichever server connection serves the next transaction. */
+#define SESSION_SQL "SELECT set_config('DateStyle', 'ISO', false), set_config('TimeZone', 'UTC', false)"
 
 /* libpq waits for a reply forever; a hung server (SIGSTOPped, stuck on I/O)
  * must cost a request no more than this. */
@@ -280,8 +286,11 @@ fail:
 
 /* The keywords every connection is opened with. Earlier ones are defaults
  * the expanded target overrides; later ones win over it. Multi-host
- * strings reach libpq unchanged. */
-#define CONNECTION_KEYWORDS 6
+ * strings reach libpq unchanged. No "options": PgBouncer refuses a
+ * connection that sends that startup parameter ("unsupported startup
+ * parameter: options"), so DateStyle and TimeZone are set by SESSION_SQL
+ * once connected, when the server's own are not already right. */
+#define CONNECTION_KEYWORDS 5
 static void connection_parameters(const struct pgsql_store *store, const char **keywords, const char **values)
 {
 	size_t count = 0;
@@ -292,11 +301,6 @@ static void connection_parameters(const struct pgsql_store *store, const char **
 	}
 	keywords[count] = "fallback_application_name";
 	values[count++] = "webapi-fcgi";
-	/* created_at is read as the server's ISO text in UTC: a timestamptz
-	 * column prints in the session's time zone, which a role or database
-	 * may have set to anything (the user's own options win). */
-	keywords[count] = "options";
-	values[count++] = "-c DateStyle=ISO -c TimeZone=UTC";
 	keywords[count] = "dbname";
 	values[count++] = store->config.target;
 	/* The rows end up in JSON, which is UTF-8 whatever the database's encoding. */
@@ -304,6 +308,18 @@ static void connection_parameters(const struct pgsql_store *store, const char **
 	values[count++] = "UTF8";
 	keywords[count] = NULL;
 	values[count] = NULL;
+}
+
+/* Whether the session needs SESSION_SQL: created_at is handed on in the
+ * server's text form, which timefmt reads as ISO in UTC. The server
+ * reports both settings at start-up (and PgBouncer its pool's). */
+static int needs_session_settings(PGconn *connection)
+{
+	const char *date_style = PQparameterStatus(connection, "DateStyle");
+	const char *time_zone = PQparameterStatus(connection, "TimeZone");
+
+	return date_style == NULL || strncmp(date_style, "ISO", 3) != 0 || time_zone == NULL ||
+	       (strcmp(time_zone, "UTC") != 0 && strcmp(time_zone, "Etc/UTC") != 0);
 }
 
 /* Connects with libpq's blocking call, bounded by connect_timeout (CGI
@@ -331,12 +347,10 @@ static enum attempt_result connect_store(struct pgsql_store *store, char *reason
 		copy_scrubbed(reason, reason_size, PQerrorMessage(store->connection), store->password);
 		goto fail;
 	}
-	/* created_at is handed on in the server's text form, which timefmt reads
-	 * as ISO; a role or database may have set another DateStyle. */
-	const char *date_style = PQparameterStatus(store->connection, "DateStyle");
-	if (date_style == NULL || strncmp(date_style, "ISO", 3) != 0) {
-		attempt = finish_exchange(store, PQsendQuery(store->connection, "SET DateStyle = ISO"),
-					  PGRES_COMMAND_OK, &result, reason, reason_size);
+	if (needs_session_settings(store->connection)) {
+		attempt = finish_exchange(store,
+					  PQsendQueryParams(store->connection, SESSION_SQL, 0, NULL, NULL, NULL, NULL, 0),
+					  PGRES_TUPLES_OK, &result, reason, reason_size);
 		PQclear(result);
 		if (attempt != ATTEMPT_OK)
 			goto fail;
@@ -573,7 +587,7 @@ enum link_state {
 	LINK_READY,	 /* connected, in pipeline mode */
 };
 
-enum job_kind { JOB_PREPARE, JOB_ORDERS };
+enum job_kind { JOB_SESSION, JOB_PREPARE, JOB_ORDERS };
 
 struct job {
 	struct job *next;
@@ -617,6 +631,7 @@ struct pipeline {
 	int unsynced;
 	/* The error that aborted the rest of the current batch, for theirs. */
 	char batch_error[REASON_SIZE];
+	int session_ready;	       /* DateStyle and TimeZone are right, or SESSION_SQL is sent */
 	struct job_queue sent;	       /* in the pipeline, oldest first */
 	struct job_queue waiting;      /* for the connection to be ready */
 	/* The outage, for one log line when it starts, a reminder now and
@@ -796,8 +811,13 @@ static int send_job(struct pgsql_store *store, struct job *job)
 
 	job->statement_generation = pipeline->statement_generation;
 	statement_name(job->prepared_index, job->statement_generation, name, sizeof name);
-	if (job->kind == JOB_PREPARE)
+	if (job->kind == JOB_SESSION)
+		sent = PQsendQueryParams(store->connection, SESSION_SQL, 0, NULL, NULL, NULL, NULL, 0);
+	else if (job->kind == JOB_PREPARE)
 		sent = PQsendPrepare(store->connection, name, query->sql, query->param_count, query->param_types);
+	else if (store->config.statements == DB_STATEMENTS_UNNAMED)
+		sent = PQsendQueryParams(store->connection, query->sql, query->param_count, query->param_types,
+					 query->param_count ? page_values : NULL, NULL, NULL, !pipeline->text_results);
 	else
 		sent = PQsendQueryPrepared(store->connection, name, query->param_count,
 					   query->param_count ? page_values : NULL, NULL, NULL, !pipeline->text_results);
@@ -824,7 +844,16 @@ static void send_jobs(struct pgsql_store *store)
 		start_connecting(store);
 	if (pipeline->state != LINK_READY)
 		return;
-	if (pipeline->prepared_generation != pipeline->statement_generation && pipeline->waiting.head != NULL) {
+	if (!pipeline->session_ready && pipeline->waiting.head != NULL) {
+		struct job *session = calloc(1, sizeof *session);
+		if (session == NULL || send_job(store, (*session = (struct job){.kind = JOB_SESSION}, session)) != 0) {
+			free(session);
+			goto lost;
+		}
+		pipeline->session_ready = 1;
+	}
+	if (store->config.statements == DB_STATEMENTS_NAMED &&
+	    pipeline->prepared_generation != pipeline->statement_generation && pipeline->waiting.head != NULL) {
 		for (int index = 0; index < PREPARED_COUNT; index++) {
 			struct job *prepare = calloc(1, sizeof *prepare);
 			if (prepare == NULL || send_job(store, (*prepare = (struct job){.kind = JOB_PREPARE,
@@ -873,6 +902,7 @@ static void become_ready(struct pgsql_store *store)
 	pipeline->state = LINK_READY;
 	pipeline->prepared_generation = 0;
 	pipeline->statement_generation++;
+	pipeline->session_ready = !needs_session_settings(store->connection);
 	note_working(store);
 	send_jobs(store);
 }
@@ -940,9 +970,13 @@ static void take_result(struct pgsql_store *store, struct job *job, PGresult *re
 		 store->pipeline->batch_error);
 	job->status = STORE_QUERY_FAILED;
 	/* A statement that could not be prepared (no orders table yet) is
-	 * prepared again with the next query. */
+	 * prepared again with the next query, and so are session settings. */
 	if (job->kind == JOB_PREPARE)
 		store->pipeline->prepared_generation = 0;
+	if (job->kind == JOB_SESSION) {
+		store->pipeline->session_ready = 0;
+		report_outcome(store, STORE_QUERY_FAILED, job->reason);
+	}
 }
 
 /* The oldest job's results are all in: its caller gets its answer. */
@@ -1181,7 +1215,7 @@ static void *pgsql_open(const struct db_config *config, char *error, size_t erro
 	/* The worker must come up, and answer GET /, while the database is
 	 * down: an unreachable database yields a handle that connects later. */
 	enum attempt_result attempt = connect_store(store, reason, sizeof reason);
-	if (attempt == ATTEMPT_OK)
+	if (attempt == ATTEMPT_OK && store->config.statements == DB_STATEMENTS_NAMED)
 		attempt = prepare_missing(store, reason, sizeof reason);
 	switch (attempt) {
 	case ATTEMPT_OK:
@@ -1220,6 +1254,10 @@ static enum store_status pgsql_fetch_orders(void *handle, const struct order_pag
 		statement.prepared_index = ORDERS_PAGE;
 		statement.param_count = 2;
 		statement.param_values = page_values;
+	}
+	if (store->config.statements == DB_STATEMENTS_UNNAMED) {
+		statement.sql = prepared_queries[statement.prepared_index].sql;
+		statement.prepared_index = -1;
 	}
 	enum store_status status = run_statement(store, &statement, &result, reason, sizeof reason);
 	int needs_text = 0; /* this path asks for text */
