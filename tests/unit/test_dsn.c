@@ -1,4 +1,4 @@
-/* test_dsn.c: DATABASE_URL picks the store, and an unknown one is refused without quoting it. */
+/* test_dsn.c: DATABASE_URL picks the store, and an unknown one is refused without quoting it; PG_STATEMENTS picks the statement mode. */
 #include <string.h>
 
 #include "dsn.h"
@@ -33,6 +33,18 @@ int main(void)
 	   "an unknown scheme is refused without echoing its password");
 	OK(parse("u:pa/ss@h") != 0 && strstr(error, "pa/ss") == NULL && strstr(error, "ss@h") == NULL,
 	   "so is text that is no URL at all: %s", error);
+
+	OK(db_config_parse_statements(NULL, &config, error, sizeof error) == 0 &&
+	       config.statements == DB_STATEMENTS_NAMED,
+	   "PG_STATEMENTS unset: named statements");
+	OK(db_config_parse_statements("unnamed", &config, error, sizeof error) == 0 &&
+	       config.statements == DB_STATEMENTS_UNNAMED,
+	   "PG_STATEMENTS=unnamed");
+	OK(db_config_parse_statements("named", &config, error, sizeof error) == 0 &&
+	       config.statements == DB_STATEMENTS_NAMED,
+	   "PG_STATEMENTS=named");
+	OK(db_config_parse_statements("Unnamed ", &config, error, sizeof error) != 0 && strstr(error, "unnamed") != NULL,
+	   "another value is refused, naming the choices: %s", error);
 
 	DONE_TESTING();
 }
