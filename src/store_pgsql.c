@@ -580,6 +580,14 @@ static enum store_status deliver_rows(const PGresult *result, order_row_fn on_ro
 #define MAX_BACKOFF_MS 5000
 /* While the database stays away, one log line this often at most. */
 #define DOWN_REMINDER_MS 10000
+/* With target_session_attrs=prefer-standby, libpq settles for the primary
+ * when no standby answers at connect time, and nothing brings the worker
+ * back once one does: a worker on the primary reconnects this long after
+ * it connected, at its next query (after the queries then in flight are
+ * answered), to look again. Each look costs the primary two connections
+ * per worker while there is no standby (libpq's first pass over the hosts
+ * refuses the primary, its second takes it). */
+#define STANDBY_SEARCH_MS 10000
 
 enum link_state {
 	LINK_DOWN,	 /* no connection; the next attempt not before retry_at_ms */
@@ -632,6 +640,9 @@ struct pipeline {
 	/* The error that aborted the rest of the current batch, for theirs. */
 	char batch_error[REASON_SIZE];
 	int session_ready;	       /* DateStyle and TimeZone are right, or SESSION_SQL is sent */
+	int wants_standby;	       /* target_session_attrs=prefer-standby */
+	int on_standby;		       /* the server's in_hot_standby as last logged: -1 not yet */
+	long long standby_search_ms;   /* when to reconnect to look for a standby; 0: never */
 	struct job_queue sent;	       /* in the pipeline, oldest first */
 	struct job_queue waiting;      /* for the connection to be ready */
 	/* The outage, for one log line when it starts, a reminder now and
@@ -752,6 +763,7 @@ static void lose_connection(struct pgsql_store *store, const char *reason, int r
 	pipeline->in_flight = 0;
 	pipeline->batches_sent = pipeline->batches_read = 0;
 	pipeline->unsynced = 0;
+	pipeline->standby_search_ms = 0;
 	while ((job = queue_pop(&pipeline->sent)) != NULL) {
 		if (job->kind == JOB_ORDERS && job->done != NULL && retry_in_flight && !job->retried) {
 			job->retried = 1;
@@ -840,6 +852,16 @@ static void send_jobs(struct pgsql_store *store)
 	struct pipeline *pipeline = store->pipeline;
 	char reason[REASON_SIZE];
 
+	if (pipeline->state == LINK_READY && pipeline->waiting.head != NULL && pipeline->standby_search_ms != 0 &&
+	    monotonic_ms() >= pipeline->standby_search_ms) {
+		/* The answers in flight come on this connection; the rest wait
+		 * for the next one. */
+		if (pipeline->sent.head != NULL)
+			return;
+		drop_connection(store);
+		pipeline->state = LINK_DOWN;
+		pipeline->standby_search_ms = 0;
+	}
 	if (pipeline->state == LINK_DOWN && pipeline->waiting.head != NULL)
 		start_connecting(store);
 	if (pipeline->state != LINK_READY)
@@ -888,6 +910,50 @@ lost:
 	lose_connection(store, reason, 1);
 }
 
+/* Whether the connection was opened with target_session_attrs=prefer-standby
+ * (in DATABASE_URL or PGTARGETSESSIONATTRS: libpq's reading of both). */
+static int prefers_standby(PGconn *connection)
+{
+	PQconninfoOption *options = PQconninfo(connection);
+	int prefers = 0;
+
+	if (options == NULL)
+		return 0;
+	for (const PQconninfoOption *option = options; option->keyword != NULL; option++)
+		if (strcmp(option->keyword, "target_session_attrs") == 0 && option->val != NULL)
+			prefers = strcmp(option->val, "prefer-standby") == 0;
+	PQconninfoFree(options);
+	return prefers;
+}
+
+/* Under prefer-standby: says which kind of server the worker reads from
+ * when that changes, and when on the primary, schedules the next look for
+ * a standby. PostgreSQL 14 and later report in_hot_standby at start-up and
+ * when it changes (a promotion); older servers and PgBouncer do not, and
+ * then the worker stays where libpq put it. */
+static void note_server_kind(struct pgsql_store *store)
+{
+	struct pipeline *pipeline = store->pipeline;
+	const char *in_hot_standby = PQparameterStatus(store->connection, "in_hot_standby");
+
+	if (!pipeline->wants_standby || in_hot_standby == NULL)
+		return;
+	int on_standby = strcmp(in_hot_standby, "on") == 0;
+	if (on_standby != pipeline->on_standby) {
+		if (on_standby)
+			log_line("PostgreSQL %s: reading from the standby at %s:%s", store->shown,
+				 PQhost(store->connection), PQport(store->connection));
+		else
+			log_line("PostgreSQL %s: reading from the primary at %s:%s, no standby answered; looking "
+				 "for one every %d s",
+				 store->shown, PQhost(store->connection), PQport(store->connection),
+				 STANDBY_SEARCH_MS / 1000);
+		pipeline->on_standby = on_standby;
+	}
+	if (!on_standby && pipeline->standby_search_ms == 0)
+		pipeline->standby_search_ms = monotonic_ms() + STANDBY_SEARCH_MS;
+}
+
 static void become_ready(struct pgsql_store *store)
 {
 	struct pipeline *pipeline = store->pipeline;
@@ -903,7 +969,9 @@ static void become_ready(struct pgsql_store *store)
 	pipeline->prepared_generation = 0;
 	pipeline->statement_generation++;
 	pipeline->session_ready = !needs_session_settings(store->connection);
+	pipeline->wants_standby = prefers_standby(store->connection);
 	note_working(store);
+	note_server_kind(store);
 	send_jobs(store);
 }
 
@@ -1067,6 +1135,8 @@ static void pgsql_progress(void *handle, int readable, int writable)
 	read_results(store);
 	if (pipeline->state == LINK_READY && PQstatus(store->connection) == CONNECTION_BAD)
 		goto lost;
+	if (pipeline->state == LINK_READY)
+		note_server_kind(store); /* a standby promoted says so */
 	if (pipeline->state == LINK_READY && pipeline->sent.head != NULL && now >= pipeline->sent.head->deadline_ms) {
 		/* The server hangs: what waits on it is answered now, and the
 		 * next connection only after a back-off. */
@@ -1091,6 +1161,7 @@ static struct pipeline *pipeline_of(struct pgsql_store *store)
 	if (store->pipeline == NULL)
 		return NULL;
 	store->pipeline->socket_fd = -1;
+	store->pipeline->on_standby = -1;
 	/* The back-off's jitter differs from worker to worker. */
 	srandom((unsigned)getpid() ^ (unsigned)monotonic_ms());
 	if (store->connection != NULL) {
