@@ -1114,6 +1114,10 @@ static void pgsql_progress(void *handle, int readable, int writable)
 		if (!readable && !writable)
 			return;
 		pipeline->polling = PQconnectPoll(store->connection);
+		/* A step may have closed the socket and opened the next host's,
+		 * usually under the same number, and with the same wish (to
+		 * write): only a new generation makes the loop register it. */
+		pipeline->generation++;
 		if (pipeline->polling == PGRES_POLLING_OK) {
 			become_ready(store);
 		} else if (pipeline->polling == PGRES_POLLING_FAILED) {
