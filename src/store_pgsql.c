@@ -748,7 +748,8 @@ static void send_jobs(struct pgsql_store *store);
 
 /* The connection is gone (or hangs): every query in flight ends. One that
  * was sent on a connection that had worked (the server restarted) is sent
- * again, once, on a new one at once; otherwise the next attempt waits. */
+ * again, once, on a new one at once, and an idle one that had worked is
+ * replaced with the next query; otherwise the next attempt waits. */
 static void lose_connection(struct pgsql_store *store, const char *reason, int retry_in_flight)
 {
 	struct pipeline *pipeline = store->pipeline;
@@ -782,6 +783,15 @@ static void lose_connection(struct pgsql_store *store, const char *reason, int r
 	if (retry.head != NULL && retry_in_flight) {
 		pipeline->retry_at_ms = 0;
 		send_jobs(store); /* connects */
+		return;
+	}
+	if (retry_in_flight) {
+		/* A working connection ended while idle (the server it was on
+		 * stopped): the next query connects at once, perhaps to another
+		 * host of the list; only a failed attempt starts the back-off. */
+		log_line("PostgreSQL %s: connection ended: %s; connecting again with the next query", store->shown,
+			 reason);
+		pipeline->retry_at_ms = 0;
 		return;
 	}
 	note_outage(store, reason);
