@@ -81,6 +81,7 @@ standby_stop_server || bail_out "the standby did not stop"
 wait "$loader"
 during=$(failed)
 diag "standby stopped under load: $during of 800 failed ($(grep -v '^200 ' "$TEST_TMP/codes" | cut -d' ' -f1 | sort | uniq -c | xargs)), slowest answer $(slowest) ms"
+grep -E 'unavailable|query failed' "$LOG" | sed 's/^/    /' | while read -r line; do diag "$line"; done
 check "at most the 4 in flight failed when the standby stopped ($during)" test "$during" -le 4
 is "$(grep -c '' "$TEST_TMP/codes")" 800 "... and every one of the 800 got an answer"
 primary0=$(on_primary)
