@@ -88,7 +88,8 @@ int db_config_parse_statements(const char *value, struct db_config *config, char
 		config->statements = DB_STATEMENTS_UNNAMED;
 		return 0;
 	}
-	snprintf(error, error_size, "PG_STATEMENTS is '%.40s': use named (the default) or unnamed (behind a pooler in transaction mode)",
+	snprintf(error, error_size,
+		 "PG_STATEMENTS is '%.40s': use named (the default) or unnamed (behind a pooler in transaction mode)",
 		 value);
 	return -1;
 }

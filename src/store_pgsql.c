@@ -348,9 +348,9 @@ static enum attempt_result connect_store(struct pgsql_store *store, char *reason
 		goto fail;
 	}
 	if (needs_session_settings(store->connection)) {
-		attempt = finish_exchange(store,
-					  PQsendQueryParams(store->connection, SESSION_SQL, 0, NULL, NULL, NULL, NULL, 0),
-					  PGRES_TUPLES_OK, &result, reason, reason_size);
+		attempt = finish_exchange(
+		    store, PQsendQueryParams(store->connection, SESSION_SQL, 0, NULL, NULL, NULL, NULL, 0),
+		    PGRES_TUPLES_OK, &result, reason, reason_size);
 		PQclear(result);
 		if (attempt != ATTEMPT_OK)
 			goto fail;

@@ -1,4 +1,4 @@
-/* test_dsn.c: DATABASE_URL picks the store, and an unknown one is refused without quoting it; PG_STATEMENTS picks the statement mode. */
+/* test_dsn.c: DATABASE_URL picks the store, an unknown one refused unquoted; PG_STATEMENTS picks the statements. */
 #include <string.h>
 
 #include "dsn.h"
@@ -43,7 +43,8 @@ int main(void)
 	OK(db_config_parse_statements("named", &config, error, sizeof error) == 0 &&
 	       config.statements == DB_STATEMENTS_NAMED,
 	   "PG_STATEMENTS=named");
-	OK(db_config_parse_statements("Unnamed ", &config, error, sizeof error) != 0 && strstr(error, "unnamed") != NULL,
+	OK(db_config_parse_statements("Unnamed ", &config, error, sizeof error) != 0 &&
+	       strstr(error, "unnamed") != NULL,
 	   "another value is refused, naming the choices: %s", error);
 
 	DONE_TESTING();
