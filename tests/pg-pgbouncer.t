@@ -10,17 +10,22 @@ pg_start >/dev/null || bail_out "cannot start a throwaway PostgreSQL"
 "$ROOT/scripts/seed-db" --postgres "$PG_TEST_URL" >/dev/null 2>&1 || bail_out "seed-db --postgres failed"
 pgbouncer_start 4 || bail_out "cannot start PgBouncer"
 
-# The reference: one CGI request straight to PostgreSQL (named statements).
-direct() {
-	local answer query=""
-	[[ "$1" == *\?* ]] && query=${1#*\?}
-	answer=$(env -i PATH="$PATH" DATABASE_URL="$PG_TEST_URL" REQUEST_METHOD=GET REQUEST_URI="$1" \
-		QUERY_STRING="$query" "$RESPONDER")
+# cgi URI [VAR=VALUE...]: the body of one CGI request (the blocking path).
+cgi() {
+	local answer query="" uri=$1
+	shift
+	[[ "$uri" == *\?* ]] && query=${uri#*\?}
+	answer=$(env -i PATH="$PATH" "$@" REQUEST_METHOD=GET REQUEST_URI="$uri" QUERY_STRING="$query" "$RESPONDER")
 	printf '%s' "${answer#*$'\r\n\r\n'}"
 }
-DIRECT=$(direct /orders)
+# The reference: straight to PostgreSQL, named statements (the default).
+DIRECT=$(cgi /orders DATABASE_URL="$PG_TEST_URL")
 is "$DIRECT" "$(expected_orders_json "$(seeded_database)" 100 1000)" "direct to PostgreSQL: /orders is the contract's bytes"
-DIRECT_PAGE=$(direct '/orders?limit=7&offset=42')
+DIRECT_PAGE=$(cgi '/orders?limit=7&offset=42' DATABASE_URL="$PG_TEST_URL")
+is "$(cgi /orders DATABASE_URL="$PGBOUNCER_URL" PG_STATEMENTS=unnamed)" "$DIRECT" \
+	"CGI mode through PgBouncer with PG_STATEMENTS=unnamed: the same bytes"
+is "$(cgi '/orders?limit=7&offset=42' DATABASE_URL="$PGBOUNCER_URL" PG_STATEMENTS=unnamed)" "$DIRECT_PAGE" \
+	"... and for a page with parameters"
 
 HOSTS=(127.0.0.2 127.0.0.3 127.0.0.4)
 # One port free on all three addresses, as on three machines set up alike.
