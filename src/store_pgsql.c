@@ -871,6 +871,7 @@ static void send_jobs(struct pgsql_store *store)
 		drop_connection(store);
 		pipeline->state = LINK_DOWN;
 		pipeline->standby_search_ms = 0;
+		pipeline->batches_sent = pipeline->batches_read = 0;
 	}
 	if (pipeline->state == LINK_DOWN && pipeline->waiting.head != NULL)
 		start_connecting(store);
