@@ -450,7 +450,7 @@ int app_handle(struct app *app, const struct route *route, struct http_response 
 		return 1;
 	case ENDPOINT_NONE:
 		set_message_body(app, response, route->status, "error",
-				 route->status == 405   ? "method not allowed"
+				 route->status == 405	? "method not allowed"
 				 : route->status == 400 ? "malformed request path"
 							: "not found");
 		return 1;

@@ -1,4 +1,5 @@
-/* loop.c: a worker's event loop: the shared listening socket and every FastCGI connection it holds, with their deadlines. */
+/* loop.c: a worker's event loop: the shared listening socket and every FastCGI connection it holds, with their
+ * deadlines. */
 #include "loop.h"
 
 #include <errno.h>
@@ -44,7 +45,7 @@ enum connection_state {
 };
 
 struct connection {
-	FCGX_Request request; /* request.ipcFd is the connection */
+	FCGX_Request request;	 /* request.ipcFd is the connection */
 	struct fcgi_input input; /* what libfcgi reads of the request handed to it */
 	/* Read and not used yet (part of a request, or what came after one),
 	 * kept here while the loop's window serves other connections. */
@@ -54,9 +55,9 @@ struct connection {
 	unsigned handovers;    /* requests handed to libfcgi on this connection */
 	int fd;
 	enum connection_state state;
-	int registered; /* in the epoll set */
-	int answered;	/* has answered a request: a kept connection */
-	int keep;	/* the request being answered asked to keep the connection */
+	int registered;	     /* in the epoll set */
+	int answered;	     /* has answered a request: a kept connection */
+	int keep;	     /* the request being answered asked to keep the connection */
 	int counted_as_kept; /* in loop->kept_connections */
 	long long since_ms;
 	struct connection *previous, *next; /* in the list of its state, oldest first */
@@ -82,7 +83,7 @@ struct loop {
 	int source_fd;		   /* as registered in the epoll set, or -1 */
 	unsigned source_events;
 	unsigned source_generation;
-	int listening;		   /* the listening socket is in the epoll set */
+	int listening;		       /* the listening socket is in the epoll set */
 	long long accept_paused_until; /* 0: not paused for lack of descriptors */
 	int stopping;
 	int window_in_use; /* by a read_connection that has not returned */
@@ -358,8 +359,7 @@ static size_t take_held(struct connection *connection, unsigned char *window)
 
 /* Nothing whole in window[0, length) and the socket has no more for now:
  * the bytes are kept and the connection waits for its next edge. */
-static void wait_for_more(struct loop *loop, struct connection *connection, const unsigned char *window,
-			  size_t length)
+static void wait_for_more(struct loop *loop, struct connection *connection, const unsigned char *window, size_t length)
 {
 	if (length > 0 && connection->state == CONNECTION_WAITING)
 		set_state(loop, connection, CONNECTION_RECEIVING, monotonic_ms());
@@ -429,7 +429,8 @@ static void read_into(struct loop *loop, struct connection *connection, unsigned
 			length = is_reading(connection) ? take_held(connection, window) : 0;
 			continue;
 		case FRAMING_MANAGEMENT: {
-			size_t reply_length = framing_management_reply(&scan, loop->settings.advertised_connections, reply);
+			size_t reply_length =
+			    framing_management_reply(&scan, loop->settings.advertised_connections, reply);
 			write_record(connection, reply, reply_length);
 			start += scan.length;
 			continue;
@@ -520,7 +521,8 @@ static void accept_connections(struct loop *loop)
 			return;
 		}
 		if (fd >= loop->table_size) {
-			log_line("connection fd %d is past the descriptor table (%d); closing it", fd, loop->table_size);
+			log_line("connection fd %d is past the descriptor table (%d); closing it", fd,
+				 loop->table_size);
 			close(fd);
 			continue;
 		}
@@ -634,9 +636,9 @@ int loop_run(struct loop *loop, loop_serve_fn serve, void *context)
 		*loop->settings.heartbeat_ms = now;
 		if (*loop->settings.stop && !loop->stopping)
 			begin_stopping(loop);
-		if (loop->stopping && ((loop->receiving.head == NULL && loop->waiting.head == NULL &&
-					loop->answering.head == NULL) ||
-				       getppid() != loop->settings.supervisor))
+		if (loop->stopping &&
+		    ((loop->receiving.head == NULL && loop->waiting.head == NULL && loop->answering.head == NULL) ||
+		     getppid() != loop->settings.supervisor))
 			return 0;
 		if (loop->accept_paused_until != 0 && now >= loop->accept_paused_until) {
 			loop->accept_paused_until = 0;

@@ -48,10 +48,10 @@ typedef void (*store_done_fn)(void *context, enum store_status status);
 /* What an asynchronous store waits on before it can go on: the worker's
  * event loop watches the descriptor and calls store_progress. */
 struct store_wait {
-	int fd;		     /* -1: nothing */
-	int readable;	     /* wait until fd is readable */
-	int writable;	     /* or writable */
-	unsigned generation; /* changes with each new connection */
+	int fd;		       /* -1: nothing */
+	int readable;	       /* wait until fd is readable */
+	int writable;	       /* or writable */
+	unsigned generation;   /* changes with each new connection */
 	long long deadline_ms; /* monotonic_ms() to call store_progress by; 0: none */
 };
 

@@ -501,10 +501,10 @@ static int read_row(const PGresult *result, int row_index, int binary, struct or
 	}
 	for (int column = COLUMN_ID; column <= COLUMN_TOTAL_CENTS; column++) {
 		const char *value = PQgetvalue(result, row_index, column);
-		int failed = binary ? pgsql_binary_integer(PQftype(result, column), value,
-							    (size_t)PQgetlength(result, row_index, column),
-							    &integers[column])
-				    : parse_int64(value, &integers[column]);
+		int failed =
+		    binary ? pgsql_binary_integer(PQftype(result, column), value,
+						  (size_t)PQgetlength(result, row_index, column), &integers[column])
+			   : parse_int64(value, &integers[column]);
 		if (failed) {
 			snprintf(reason, reason_size, "row %d: %s is not an integer: %.40s", row_index,
 				 column_names[column], binary ? "(binary)" : value);
@@ -562,7 +562,6 @@ static enum store_status deliver_rows(const PGresult *result, order_row_fn on_ro
 	return STORE_OK;
 }
 
-
 /* ---- In a worker's event loop: the connection in pipeline mode (libpq 14
  * and later), several queries in flight at once, nothing ever waited for.
  *
@@ -608,7 +607,7 @@ struct job {
 	void *context;
 	long long deadline_ms;
 	int retried;
-	int got_result;	    /* its result has come */
+	int got_result;	     /* its result has come */
 	unsigned long batch; /* ended by this connection's batch-th sync point */
 	enum store_status status;
 	char reason[REASON_SIZE];
@@ -620,10 +619,10 @@ struct job_queue {
 
 struct pipeline {
 	enum link_state state;
-	unsigned generation;	       /* of the socket: each new connection */
-	int socket_fd;		       /* PQsocket when last looked */
+	unsigned generation;		   /* of the socket: each new connection */
+	int socket_fd;			   /* PQsocket when last looked */
 	PostgresPollingStatusType polling; /* while connecting: what PQconnectPoll wants */
-	int flush_pending;	       /* libpq holds output the socket did not take */
+	int flush_pending;		   /* libpq holds output the socket did not take */
 	long long connect_deadline_ms;
 	long long retry_at_ms;
 	long long backoff_ms;
@@ -639,12 +638,12 @@ struct pipeline {
 	int unsynced;
 	/* The error that aborted the rest of the current batch, for theirs. */
 	char batch_error[REASON_SIZE];
-	int session_ready;	       /* DateStyle and TimeZone are right, or SESSION_SQL is sent */
-	int wants_standby;	       /* target_session_attrs=prefer-standby */
-	int on_standby;		       /* the server's in_hot_standby as last logged: -1 not yet */
-	long long standby_search_ms;   /* when to reconnect to look for a standby; 0: never */
-	struct job_queue sent;	       /* in the pipeline, oldest first */
-	struct job_queue waiting;      /* for the connection to be ready */
+	int session_ready;	     /* DateStyle and TimeZone are right, or SESSION_SQL is sent */
+	int wants_standby;	     /* target_session_attrs=prefer-standby */
+	int on_standby;		     /* the server's in_hot_standby as last logged: -1 not yet */
+	long long standby_search_ms; /* when to reconnect to look for a standby; 0: never */
+	struct job_queue sent;	     /* in the pipeline, oldest first */
+	struct job_queue waiting;    /* for the connection to be ready */
 	/* The outage, for one log line when it starts, a reminder now and
 	 * then, and one when it ends. */
 	long long down_since_ms;
@@ -841,8 +840,9 @@ static int send_job(struct pgsql_store *store, struct job *job)
 		sent = PQsendQueryParams(store->connection, query->sql, query->param_count, query->param_types,
 					 query->param_count ? page_values : NULL, NULL, NULL, !pipeline->text_results);
 	else
-		sent = PQsendQueryPrepared(store->connection, name, query->param_count,
-					   query->param_count ? page_values : NULL, NULL, NULL, !pipeline->text_results);
+		sent =
+		    PQsendQueryPrepared(store->connection, name, query->param_count,
+					query->param_count ? page_values : NULL, NULL, NULL, !pipeline->text_results);
 	if (!sent)
 		return -1;
 	if (job->deadline_ms == 0)
@@ -889,9 +889,9 @@ static void send_jobs(struct pgsql_store *store)
 	    pipeline->prepared_generation != pipeline->statement_generation && pipeline->waiting.head != NULL) {
 		for (int index = 0; index < PREPARED_COUNT; index++) {
 			struct job *prepare = calloc(1, sizeof *prepare);
-			if (prepare == NULL || send_job(store, (*prepare = (struct job){.kind = JOB_PREPARE,
-											.prepared_index = index},
-								prepare)) != 0) {
+			if (prepare == NULL ||
+			    send_job(store, (*prepare = (struct job){.kind = JOB_PREPARE, .prepared_index = index},
+					     prepare)) != 0) {
 				free(prepare);
 				goto lost;
 			}
@@ -1026,10 +1026,10 @@ static void take_result(struct pgsql_store *store, struct job *job, PGresult *re
 	job->got_result = 1;
 	if (PQresultStatus(result) == expected) {
 		int needs_text = 0;
-		job->status = job->kind == JOB_ORDERS && job->done != NULL
-				  ? deliver_rows(result, job->on_row, job->context, &needs_text, job->reason,
-						 sizeof job->reason)
-				  : STORE_OK;
+		job->status =
+		    job->kind == JOB_ORDERS && job->done != NULL
+			? deliver_rows(result, job->on_row, job->context, &needs_text, job->reason, sizeof job->reason)
+			: STORE_OK;
 		/* Once only: from now on every result comes as text. */
 		if (needs_text) {
 			store->pipeline->text_results = 1;
@@ -1256,9 +1256,10 @@ static void pipeline_free(struct pgsql_store *store)
 	if (pipeline == NULL)
 		return;
 	if (pipeline->answered > 0)
-		log_line("PostgreSQL %s: %ld queries answered on this worker's connections, at most %d in flight at once, "
-			 "%ld run again",
-			 store->shown, pipeline->answered, pipeline->most_in_flight, pipeline->run_again);
+		log_line(
+		    "PostgreSQL %s: %ld queries answered on this worker's connections, at most %d in flight at once, "
+		    "%ld run again",
+		    store->shown, pipeline->answered, pipeline->most_in_flight, pipeline->run_again);
 	fail_queue(&pipeline->sent, STORE_UNAVAILABLE);
 	fail_queue(&pipeline->waiting, STORE_UNAVAILABLE);
 	free(pipeline);

@@ -1,4 +1,5 @@
-/* test_fcgi_input.c: libfcgi, linked as the responder links it, reads a request from the loop's memory instead of its socket, and no further. */
+/* test_fcgi_input.c: libfcgi, linked as the responder links it, reads a request from the loop's memory instead of its
+ * socket, and no further. */
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>

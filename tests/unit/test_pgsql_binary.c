@@ -1,4 +1,5 @@
-/* test_pgsql_binary.c: PostgreSQL's binary integers and timestamps read into what the store hands on, timestamps checked against known dates and against gmtime_r. */
+/* test_pgsql_binary.c: PostgreSQL's binary integers and timestamps read into what the store hands on, timestamps
+ * checked against known dates and against gmtime_r. */
 #include <endian.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -73,7 +74,8 @@ int main(void)
 		char ours[PGSQL_ISO_TIMESTAMP_SIZE];
 		snprintf(ours, sizeof ours, "%s", timestamp_text(microseconds));
 		if (strcmp(ours, oracle_text(microseconds)) != 0 && differing++ < 3)
-			printf("# %" PRId64 ": '%s', gmtime_r says '%s'\n", microseconds, ours, oracle_text(microseconds));
+			printf("# %" PRId64 ": '%s', gmtime_r says '%s'\n", microseconds, ours,
+			       oracle_text(microseconds));
 	}
 	OK(differing == 0, "210,000 random instants read as gmtime_r reads them (%d differ)", differing);
 
