@@ -636,6 +636,9 @@ struct pipeline {
 	 * sent since the last one. */
 	unsigned long batches_sent, batches_read;
 	int unsynced;
+	/* An error said the server is ending this session (a shutdown, a
+	 * killed backend): what is in flight goes as on a lost connection. */
+	int session_ending;
 	/* The error that aborted the rest of the current batch, for theirs. */
 	char batch_error[REASON_SIZE];
 	int session_ready;	     /* DateStyle and TimeZone are right, or SESSION_SQL is sent */
@@ -763,6 +766,7 @@ static void lose_connection(struct pgsql_store *store, const char *reason, int r
 	pipeline->in_flight = 0;
 	pipeline->batches_sent = pipeline->batches_read = 0;
 	pipeline->unsynced = 0;
+	pipeline->session_ending = 0;
 	pipeline->standby_search_ms = 0;
 	while ((job = queue_pop(&pipeline->sent)) != NULL) {
 		if (job->kind == JOB_ORDERS && job->done != NULL && retry_in_flight && !job->retried) {
@@ -1041,6 +1045,13 @@ static void take_result(struct pgsql_store *store, struct job *job, PGresult *re
 	if (!aborted)
 		copy_scrubbed(store->pipeline->batch_error, sizeof store->pipeline->batch_error,
 			      PQresultErrorMessage(result), store->password);
+	if (!aborted && ends_session(store->connection, result)) {
+		/* Not the query's fault: it is sent again once on the next
+		 * connection, as when the connection breaks (a 503 if none). */
+		job->got_result = 0;
+		store->pipeline->session_ending = 1;
+		return;
+	}
 	if (job->kind == JOB_ORDERS && !job->retried && (aborted || needs_new_statements(result))) {
 		retry_job(store, job, !aborted);
 		return;
@@ -1081,7 +1092,8 @@ static void read_results(struct pgsql_store *store)
 {
 	struct pipeline *pipeline = store->pipeline;
 
-	while (pipeline->state == LINK_READY && pipeline->sent.head != NULL && !PQisBusy(store->connection)) {
+	while (pipeline->state == LINK_READY && !pipeline->session_ending && pipeline->sent.head != NULL &&
+	       !PQisBusy(store->connection)) {
 		struct job *job = pipeline->sent.head;
 		PGresult *result = PQgetResult(store->connection);
 		if (result == NULL) {
@@ -1148,6 +1160,11 @@ static void pgsql_progress(void *handle, int readable, int writable)
 	if (readable && !PQconsumeInput(store->connection))
 		goto lost;
 	read_results(store);
+	if (pipeline->state == LINK_READY && pipeline->session_ending) {
+		snprintf(reason, sizeof reason, "%s", pipeline->batch_error);
+		lose_connection(store, reason, 1);
+		return;
+	}
 	if (pipeline->state == LINK_READY && PQstatus(store->connection) == CONNECTION_BAD)
 		goto lost;
 	if (pipeline->state == LINK_READY)

@@ -176,6 +176,19 @@ is "$same" 8 "8 /orders in one batch on statements the type change made stale: a
 pg_query 'ALTER TABLE orders ALTER COLUMN total_cents TYPE numeric' >/dev/null
 is "$(body_of /orders)" "$EXPECTED" "ALTER TABLE ... total_cents TYPE numeric: the same bytes, read as text"
 pg_query 'ALTER TABLE orders ALTER COLUMN total_cents TYPE integer' >/dev/null
+# The server ends a session under a query in flight (what a restart or
+# pg_terminate_backend does: FATAL 57P01): the query is sent again on a
+# new connection, not answered 500. A lock holds it in flight meanwhile.
+pg_query 'BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1); COMMIT' >/dev/null &
+locker=$!
+sleep 0.3
+fcgi_get "$SOCKET" /orders >"$TEST_TMP/terminated" &
+asker=$!
+sleep 0.3
+terminated=$(pg_query "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'apiuser' AND wait_event_type = 'Lock'" 2>/dev/null || true)
+wait "$locker" "$asker"
+is "$(head -n1 "$TEST_TMP/terminated" | tr -d '\r')${terminated:+ (terminated $terminated)}" "Status: 200 OK (terminated 1)" \
+	"a backend terminated under a query in flight: the query is run again on a new connection, 200"
 is "$(body_of /health)" '{"status":"ok"}' "/health is ok"
 pg_query 'ALTER TABLE orders RENAME TO orders_away' >/dev/null
 like "$(fcgi_get "$SOCKET" /health)" $'^Status: 503 .*\\{"status":"unavailable"\\}$' \
