@@ -63,15 +63,56 @@ static const char *reason_phrase(int status)
 	}
 }
 
+/* Builds text by pieces into a buffer of fixed size, cutting what does not
+ * fit. The two strings every request writes (its head, its activity label)
+ * are built this way rather than with snprintf, whose format parsing was a
+ * fifth of a worker's instructions for GET /. */
+struct text_builder {
+	char *at, *end; /* end: where the terminating '\0' goes at the latest */
+};
+
+static void append_bytes(struct text_builder *text, const char *bytes, size_t length)
+{
+	size_t room = (size_t)(text->end - text->at);
+
+	if (length > room)
+		length = room;
+	memcpy(text->at, bytes, length);
+	text->at += length;
+}
+
+static void append_string(struct text_builder *text, const char *string)
+{
+	append_bytes(text, string, strlen(string));
+}
+
+static void append_decimal(struct text_builder *text, unsigned long long value)
+{
+	char digits[20];
+	size_t count = 0;
+
+	do
+		digits[sizeof digits - ++count] = (char)('0' + value % 10);
+	while ((value /= 10) != 0);
+	append_bytes(text, digits + sizeof digits - count, count);
+}
+
 /* The CGI/FastCGI response head, written where the response is sent. */
 static size_t format_response_head(const struct http_response *response, char *out, size_t out_size)
 {
-	int length = snprintf(out, out_size, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
-			      response->status, reason_phrase(response->status),
-			      response->content_type ? response->content_type : "application/json",
-			      response->body_length, response->status == 405 ? "Allow: GET, HEAD\r\n" : "");
+	struct text_builder head = {out, out + out_size - 1};
 
-	return length < 0 ? 0 : (size_t)length < out_size ? (size_t)length : out_size - 1;
+	append_string(&head, "Status: ");
+	append_decimal(&head, (unsigned)response->status);
+	append_string(&head, " ");
+	append_string(&head, reason_phrase(response->status));
+	append_string(&head, "\r\nContent-Type: ");
+	append_string(&head, response->content_type ? response->content_type : "application/json");
+	append_string(&head, "\r\nContent-Length: ");
+	append_decimal(&head, response->body_length);
+	append_string(&head, response->status == 405 ? "\r\nAllow: GET, HEAD\r\n\r\n" : "\r\n\r\n");
+	*head.at = '\0';
+	return (size_t)(head.at - out);
 }
 
 /* The web server's FCGI_STDIN must be read to its end: unread bytes make
@@ -235,8 +276,12 @@ static enum loop_answer serve_fastcgi_request(void *context, FCGX_Request *reque
 	};
 	struct pending_answer *pending = worker->store_is_async ? malloc(sizeof *pending) : NULL;
 
-	snprintf(answering.request, sizeof answering.request, "%.16s %s", http.method ? http.method : "-",
-		 http.request_uri ? http.request_uri : "-");
+	struct text_builder label = {answering.request, answering.request + sizeof answering.request - 1};
+	const char *method = http.method ? http.method : "-";
+	append_bytes(&label, method, strnlen(method, 16));
+	append_string(&label, " ");
+	append_string(&label, http.request_uri ? http.request_uri : "-");
+	*label.at = '\0';
 	memcpy(worker->activity->request, answering.request, sizeof answering.request);
 	discard_request_body(request->in);
 	struct route route = route_request(&http);
