@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "fcgi_input.h"
+#include "fcgi_output.h"
 #include "framing.h"
 #include "listener.h"
 #include "log.h"
@@ -177,6 +178,7 @@ static void end_input(struct connection *connection)
 /* The connection is closed already (by libfcgi, or just now). */
 static void forget_connection(struct loop *loop, struct connection *connection)
 {
+	fcgi_output_forget(connection->fd);
 	end_input(connection);
 	free(connection->held);
 	connection->held = NULL;
@@ -233,17 +235,18 @@ static void end_request(struct loop *loop, struct connection *connection)
 {
 	FCGX_Request *request = &connection->request;
 
-	request->keepConnection = connection->keep && !loop->stopping && !*loop->settings.stop;
-	/* Detached, libfcgi closes at once instead of shutting down its side
-	 * and waiting up to 2 s for the web server to close first: the whole
-	 * request has been read, so the wait protects nothing, and it halved
-	 * lighttpd's throughput (CEILINGS.md). */
-	if (!request->keepConnection)
-		FCGX_Detach(request);
+	int keep = connection->keep && !loop->stopping && !*loop->settings.stop;
+
+	/* libfcgi never closes the connection itself: it would shut down its
+	 * side and wait up to 2 s for the web server to close first, which
+	 * protects nothing once the whole request is read and halved
+	 * lighttpd's throughput (CEILINGS.md); and the answer it wrote is
+	 * still gathered (fcgi_output.h) until released here. */
+	request->keepConnection = 1;
 	FCGX_Finish_r(request);
 	end_input(connection);
-	if (request->ipcFd < 0) {
-		forget_connection(loop, connection);
+	if (fcgi_output_release() != 0 || !keep) {
+		close_connection(loop, connection);
 		return;
 	}
 	connection->answered = 1;

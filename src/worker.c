@@ -15,6 +15,7 @@
 #include <fcgiapp.h>
 
 #include "clock.h"
+#include "fcgi_output.h"
 #include "handlers.h"
 #include "loop.h"
 #include "log.h"
@@ -233,6 +234,8 @@ static void write_answer(struct fastcgi_worker *worker, FCGX_Request *request, c
 	char head[256];
 	size_t head_length = format_response_head(response, head, sizeof head);
 
+	/* Released by the loop once libfcgi has ended the request. */
+	fcgi_output_hold(request->ipcFd);
 	FCGX_PutStr(head, (int)head_length, request->out);
 	if (!response->is_head)
 		FCGX_PutStr(response->body, (int)response->body_length, request->out);
