@@ -237,14 +237,20 @@ static void end_request(struct loop *loop, struct connection *connection)
 
 	int keep = connection->keep && !loop->stopping && !*loop->settings.stop;
 
-	/* libfcgi never closes the connection itself: it would shut down its
-	 * side and wait up to 2 s for the web server to close first, which
-	 * protects nothing once the whole request is read and halved
-	 * lighttpd's throughput (CEILINGS.md); and the answer it wrote is
-	 * still gathered (fcgi_output.h) until released here. */
+	/* The loop closes the connection, once the answer libfcgi wrote, still
+	 * gathered (fcgi_output.h), is released. libfcgi closes it only when
+	 * one of its streams failed, and then detached: at once, instead of
+	 * shutting down its side and waiting up to 2 s for the web server to
+	 * close first, which protects nothing once the whole request is read
+	 * and halved lighttpd's throughput (CEILINGS.md). */
 	request->keepConnection = 1;
+	FCGX_Detach(request);
 	FCGX_Finish_r(request);
 	end_input(connection);
+	if (request->ipcFd < 0) {
+		forget_connection(loop, connection);
+		return;
+	}
 	if (fcgi_output_release() != 0 || !keep) {
 		close_connection(loop, connection);
 		return;
