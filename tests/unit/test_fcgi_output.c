@@ -9,34 +9,11 @@
 #include <fastcgi.h>
 #include <fcgiapp.h>
 
-#include "fcgi_input.h"
+#include "fcgi_memory.h"
 #include "fcgi_output.h"
 #include "tap.h"
 
 static unsigned char request_bytes[512];
-static struct fcgi_input input;
-static int input_fd = -1;
-
-static struct fcgi_input *input_of(void *context, int fd)
-{
-	(void)context;
-	return fd == input_fd ? &input : NULL;
-}
-
-static void add_record(unsigned char *out, size_t *length, int type, const void *content, size_t content_length)
-{
-	unsigned char *at = out + *length;
-	at[0] = FCGI_VERSION_1;
-	at[1] = (unsigned char)type;
-	at[2] = 0;
-	at[3] = 1;
-	at[4] = (unsigned char)(content_length >> 8);
-	at[5] = (unsigned char)content_length;
-	at[6] = at[7] = 0;
-	if (content_length > 0)
-		memcpy(at + 8, content, content_length);
-	*length += 8 + content_length;
-}
 
 /* Accepts a bodiless request on fd, from memory, as the loop does. */
 static int accept_request(FCGX_Request *request, int fd)
