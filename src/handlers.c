@@ -452,6 +452,7 @@ int app_handle(struct app *app, const struct route *route, struct http_response 
 		set_message_body(app, response, route->status, "error",
 				 route->status == 405	? "method not allowed"
 				 : route->status == 400 ? "malformed request path"
+				 : route->status == 413 ? "request too large"
 							: "not found");
 		return 1;
 	}

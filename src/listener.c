@@ -331,12 +331,12 @@ static void describe_peer(const struct sockaddr_storage *mapped_peer, char *out,
 		snprintf(out, out_size, "?");
 }
 
-int accept_connection(int listen_fd, const struct allowed_peers *peers, int timeout_seconds)
+int accept_connection(int listen_fd, const struct allowed_peers *peers)
 {
 	for (;;) {
 		struct sockaddr_storage peer = {0};
 		socklen_t length = sizeof peer;
-		int fd = accept4(listen_fd, (struct sockaddr *)&peer, &length, SOCK_CLOEXEC);
+		int fd = accept4(listen_fd, (struct sockaddr *)&peer, &length, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
 			switch (errno) {
@@ -365,17 +365,9 @@ int accept_connection(int listen_fd, const struct allowed_peers *peers, int time
 			continue;
 		}
 		if (peer.ss_family != AF_UNIX) {
-			/* libfcgi reads and writes with blocking calls; the event
-			 * loop hands it a connection only when its request is
-			 * waiting whole, so these bound only a front that stops
-			 * reading its answer. A unix connection costs no system
-			 * call here: its socket buffer holds any answer we send. */
-			struct timeval timeout = {.tv_sec = timeout_seconds};
-			int no_delay = 1;
-			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
 			/* Each response goes out as whole records; Nagle would
 			 * only hold back the last one. */
+			int no_delay = 1;
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &no_delay, sizeof no_delay);
 		}
 		return fd;

@@ -26,11 +26,11 @@ struct allowed_peers *allowed_peers_parse(const char *list, char *error, size_t 
 void allowed_peers_free(struct allowed_peers *peers);
 
 /* Accepts one connection from an allowed peer on a non-blocking listener;
- * the connection itself blocks (libfcgi's reads and writes do), and a TCP
- * one gets receive and send timeouts of timeout_seconds. Returns the
+ * the connection does not block either (the event loop reads and writes
+ * it as it is ready, and no socket timeout is needed). Returns the
  * connected fd; -1 with errno EAGAIN when none is waiting; EMFILE, ENFILE,
  * ENOBUFS or ENOMEM when out of descriptors or memory (pause, and the
  * connections wait in the backlog); another errno for a broken listener. */
-int accept_connection(int listen_fd, const struct allowed_peers *peers, int timeout_seconds);
+int accept_connection(int listen_fd, const struct allowed_peers *peers);
 
 #endif

@@ -1,34 +1,30 @@
-/* loop.c: a worker's event loop: the shared listening socket and every FastCGI connection it holds, with their
- * deadlines. */
+/* loop.c: a worker's event loop: the listening socket, every connection's bytes in and out, their deadlines and the cap. */
 #include "loop.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <fastcgi.h>
-
 #include "clock.h"
-#include "fcgi_input.h"
-#include "fcgi_output.h"
-#include "framing.h"
 #include "listener.h"
 #include "log.h"
 
-/* The bytes of a connection read and judged before libfcgi is given them.
- * A request is a BEGIN_REQUEST, its parameters (about 1 KiB from lighttpd
- * and nginx) and its body; one larger than this is handed over once this
- * much of it has come, and libfcgi reads the rest from the socket as it
- * comes, each read bounded by the receive timeout. It cannot wait for the
- * whole of a large request: a unix socket holds as little as 48 KiB of a
- * sender's writes, and the sender then waits for it to be read. */
-#define INPUT_WINDOW ((size_t)16 * 1024)
+/* What one read takes. A request from lighttpd or nginx is about 1 KiB
+ * and comes whole in one read into the loop's window; a connection gets
+ * memory of its own only for what is left once the protocol has used
+ * what it could. */
+#define INPUT_WINDOW ((size_t)64 * 1024)
+/* Output queued on one connection past which its next requests wait: a
+ * peer that sends requests and never reads its answers holds this much
+ * of the worker's memory at most, and only until its deadline. */
+#define OUTPUT_CAP ((size_t)256 * 1024)
 /* Events taken per epoll_wait, and connections accepted per wake-up, so
  * that a burst of new connections cannot starve the ones already held. */
 #define EVENTS_PER_WAIT 64
@@ -38,48 +34,53 @@
 /* Out of descriptors or memory: how long accepting pauses. */
 #define ACCEPT_PAUSE_MS 100
 
-enum connection_state {
-	CONNECTION_FREE,
-	CONNECTION_WAITING,   /* no request started: new, or kept after an answer */
-	CONNECTION_RECEIVING, /* a request's records have started to come */
-	CONNECTION_ANSWERING, /* its request is read; the answer waits for the database */
-};
-
-struct connection {
-	FCGX_Request request;	 /* request.ipcFd is the connection */
-	struct fcgi_input input; /* what libfcgi reads of the request handed to it */
-	/* Read and not used yet (part of a request, or what came after one),
-	 * kept here while the loop's window serves other connections. */
-	unsigned char *held;
-	size_t held_length;
-	unsigned char *unread; /* input.next's memory while an answer waits */
-	unsigned handovers;    /* requests handed to libfcgi on this connection */
+struct loop_connection {
+	struct loop *loop;
 	int fd;
-	enum connection_state state;
-	int registered;	     /* in the epoll set */
-	int answered;	     /* has answered a request: a kept connection */
-	int keep;	     /* the request being answered asked to keep the connection */
-	int counted_as_kept; /* in loop->kept_connections */
-	long long since_ms;
-	struct connection *previous, *next; /* in the list of its state, oldest first */
+	enum loop_phase phase;
+	int closing;	      /* scheduled to close at the end of this turn, or closed */
+	int close_after_send; /* closes once the output is written */
+	int registered;	      /* in the epoll set */
+	int drained;	      /* the last read came short: the next bytes are an edge */
+	int fresh_input;      /* input the protocol has not been shown */
+	int answered;	      /* has answered a request: a kept connection */
+	int counted_as_kept;  /* in loop->kept_connections */
+	int posted;	      /* in the job list */
+	long long since_ms;   /* when the phase began */
+	long long send_since_ms; /* the output's last progress */
+	/* Input not used yet; NULL while there is none (the loop's window
+	 * serves the next read). */
+	unsigned char *input;
+	size_t input_length, input_capacity;
+	/* Output the socket has not taken yet, from output_start. */
+	unsigned char *output;
+	size_t output_start, output_length, output_capacity;
+	struct loop_connection *previous, *next;	   /* in its phase's list, oldest first */
+	struct loop_connection *send_previous, *send_next; /* in the list of stalled output */
+	struct loop_connection *job_next;		   /* in the jobs */
+	struct loop_connection *close_next;		   /* in the closes, or the free list */
+	alignas(max_align_t) unsigned char state[];	   /* the protocol's */
 };
 
-/* Every connection of one state, oldest first: since all of them have the
- * same timeout, the head is always the next to expire. */
+/* Connections of one phase, oldest first: since all of them have the same
+ * timeout, the head is always the next to expire. */
 struct connection_list {
-	struct connection *head, *tail;
+	struct loop_connection *head, *tail;
 };
 
 struct loop {
 	struct loop_settings settings;
+	struct loop_protocol protocol;
 	int epoll_fd;
-	struct connection *by_fd; /* indexed by descriptor */
-	int table_size;
 	int open_connections;
 	int kept_connections; /* answered ones waiting for their next request */
-	struct connection_list waiting, receiving, answering;
-	loop_serve_fn serve;
-	void *serve_context;
+	struct connection_list idle, receiving, busy, sending;
+	/* Connections to look at again from the top of the loop (an answer
+	 * the database completed), to close at the end of the turn, and
+	 * free ones for the next accept. */
+	struct loop_connection *jobs_head, *jobs_tail;
+	struct loop_connection *closes;
+	struct loop_connection *free_connections;
 	struct loop_source source; /* the database's socket, when there is one */
 	int source_fd;		   /* as registered in the epoll set, or -1 */
 	unsigned source_events;
@@ -87,11 +88,27 @@ struct loop {
 	int listening;		       /* the listening socket is in the epoll set */
 	long long accept_paused_until; /* 0: not paused for lack of descriptors */
 	int stopping;
-	int window_in_use; /* by a read_connection that has not returned */
+	int lingering; /* stopping, and kept connections stay open (loop_settings.linger) */
+	/* epoll_data.ptr of the listening socket and the database's: any
+	 * other pointer is a connection. */
+	char listener_tag, source_tag;
 	unsigned char window[INPUT_WINDOW];
 };
 
-static void list_remove(struct connection_list *list, struct connection *connection)
+static struct connection_list *list_of(struct loop *loop, enum loop_phase phase)
+{
+	switch (phase) {
+	case LOOP_RECEIVING:
+		return &loop->receiving;
+	case LOOP_BUSY:
+		return &loop->busy;
+	case LOOP_IDLE:
+		break;
+	}
+	return &loop->idle;
+}
+
+static void list_remove(struct connection_list *list, struct loop_connection *connection)
 {
 	if (connection->previous != NULL)
 		connection->previous->next = connection->next;
@@ -104,7 +121,7 @@ static void list_remove(struct connection_list *list, struct connection *connect
 	connection->previous = connection->next = NULL;
 }
 
-static void list_append(struct connection_list *list, struct connection *connection)
+static void list_append(struct connection_list *list, struct loop_connection *connection)
 {
 	connection->previous = list->tail;
 	connection->next = NULL;
@@ -115,41 +132,63 @@ static void list_append(struct connection_list *list, struct connection *connect
 	list->tail = connection;
 }
 
-static struct connection_list *list_of(struct loop *loop, const struct connection *connection)
+/* The list of stalled output has links of its own: a busy connection may
+ * still be writing its last answer. */
+static void sending_remove(struct loop *loop, struct loop_connection *connection)
 {
-	switch (connection->state) {
-	case CONNECTION_RECEIVING:
-		return &loop->receiving;
-	case CONNECTION_ANSWERING:
-		return &loop->answering;
-	case CONNECTION_WAITING:
-	case CONNECTION_FREE:
-		break;
-	}
-	return &loop->waiting;
+	if (connection->send_previous != NULL)
+		connection->send_previous->send_next = connection->send_next;
+	else if (loop->sending.head == connection)
+		loop->sending.head = connection->send_next;
+	else
+		return; /* not in it */
+	if (connection->send_next != NULL)
+		connection->send_next->send_previous = connection->send_previous;
+	else
+		loop->sending.tail = connection->send_previous;
+	connection->send_previous = connection->send_next = NULL;
 }
 
-static void set_state(struct loop *loop, struct connection *connection, enum connection_state state, long long now)
+static void sending_append(struct loop *loop, struct loop_connection *connection, long long now)
 {
-	if (connection->state != CONNECTION_FREE)
-		list_remove(list_of(loop, connection), connection);
-	loop->kept_connections -= connection->counted_as_kept;
-	connection->counted_as_kept = state == CONNECTION_WAITING && connection->answered;
-	loop->kept_connections += connection->counted_as_kept;
-	connection->state = state;
-	connection->since_ms = now;
+	sending_remove(loop, connection);
+	connection->send_since_ms = now;
+	connection->send_previous = loop->sending.tail;
+	if (loop->sending.tail != NULL)
+		loop->sending.tail->send_next = connection;
+	else
+		loop->sending.head = connection;
+	loop->sending.tail = connection;
+}
+
+static void publish_gauges(struct loop *loop)
+{
 	*loop->settings.gauges.held = loop->open_connections;
 	*loop->settings.gauges.kept = loop->kept_connections;
-	if (state != CONNECTION_FREE)
-		list_append(list_of(loop, connection), connection);
+	*loop->settings.busy_since_ms = loop->busy.head != NULL ? loop->busy.head->since_ms : 0;
+}
+
+static void set_phase(struct loop *loop, struct loop_connection *connection, enum loop_phase phase)
+{
+	int kept = phase == LOOP_IDLE && connection->answered;
+
+	if (connection->phase == phase)
+		return;
+	list_remove(list_of(loop, connection->phase), connection);
+	list_append(list_of(loop, phase), connection);
+	loop->kept_connections += kept - connection->counted_as_kept;
+	connection->counted_as_kept = kept;
+	connection->phase = phase;
+	connection->since_ms = monotonic_ms();
+	publish_gauges(loop);
 }
 
 static void start_listening(struct loop *loop)
 {
 	/* EPOLLEXCLUSIVE: a new connection wakes one worker, not all. */
-	struct epoll_event event = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = loop->settings.listen_fd};
+	struct epoll_event event = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &loop->listener_tag};
 
-	if (loop->listening || loop->stopping)
+	if (loop->listening || loop->stopping || loop->accept_paused_until != 0)
 		return;
 	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, loop->settings.listen_fd, &event) != 0) {
 		log_line("epoll_ctl ADD listening fd %d: %s", loop->settings.listen_fd, strerror(errno));
@@ -167,359 +206,382 @@ static void stop_listening(struct loop *loop)
 	loop->listening = 0;
 }
 
-/* The request handed to libfcgi is over: what it did not read of it goes. */
-static void end_input(struct connection *connection)
+/* Closes are put off to the end of the turn (lighttpd's
+ * fdevent_sched_close): an event of this turn may still name the
+ * connection, and its descriptor number must not be reused before. */
+static void schedule_close(struct loop *loop, struct loop_connection *connection)
 {
-	connection->input = (struct fcgi_input){NULL, 0, 0};
-	free(connection->unread);
-	connection->unread = NULL;
-}
-
-/* The connection is closed already (by libfcgi, or just now). */
-static void forget_connection(struct loop *loop, struct connection *connection)
-{
-	fcgi_output_forget(connection->fd);
-	end_input(connection);
-	free(connection->held);
-	connection->held = NULL;
-	connection->held_length = 0;
+	if (connection->closing)
+		return;
+	connection->closing = 1;
+	sending_remove(loop, connection);
+	/* A busy one stays in its list: its request is still being answered
+	 * (the database has it), for the watchdog as for the protocol. */
+	if (connection->phase != LOOP_BUSY)
+		list_remove(list_of(loop, connection->phase), connection);
+	loop->kept_connections -= connection->counted_as_kept;
+	connection->counted_as_kept = 0;
 	loop->open_connections--;
-	set_state(loop, connection, CONNECTION_FREE, 0);
-	connection->fd = -1;
-	connection->registered = 0;
+	publish_gauges(loop);
+	connection->close_next = loop->closes;
+	loop->closes = connection;
 	/* A slot is free again: take the connections that waited for one. */
-	if (loop->accept_paused_until == 0)
-		start_listening(loop);
+	start_listening(loop);
 }
 
-static void close_connection(struct loop *loop, struct connection *connection)
+static void free_connection(struct loop *loop, struct loop_connection *connection)
 {
-	/* Closing removes it from the epoll set too: no one else holds it. */
-	close(connection->fd);
-	forget_connection(loop, connection);
+	free(connection->input);
+	free(connection->output);
+	connection->close_next = loop->free_connections;
+	loop->free_connections = connection;
 }
 
-/* Edge-triggered: a connection whose answer is being written is not read,
- * and a level-triggered set would report what it sent meanwhile again at
- * once, forever; each new arrival is an edge. So a connection is read
- * until a read comes short of the room it was given: what comes after
- * that is an edge of its own. */
-static int register_connection(struct loop *loop, struct connection *connection)
+/* The end of a turn: closing removes a connection from the epoll set too,
+ * since no one else holds its descriptor. */
+static void run_closes(struct loop *loop)
 {
-	struct epoll_event event = {.events = EPOLLIN | EPOLLET, .data.fd = connection->fd};
+	while (loop->closes != NULL) {
+		struct loop_connection *connection = loop->closes;
+		loop->closes = connection->close_next;
+		connection->close_next = NULL;
+		if (connection->fd >= 0) {
+			close(connection->fd);
+			connection->fd = -1;
+		}
+		if (connection->phase != LOOP_BUSY)
+			free_connection(loop, connection);
+		/* else loop_request_done frees it */
+	}
+}
 
-	if (connection->registered)
-		return 0;
+static void post(struct loop *loop, struct loop_connection *connection)
+{
+	if (connection->posted)
+		return;
+	connection->posted = 1;
+	connection->job_next = NULL;
+	if (loop->jobs_tail != NULL)
+		loop->jobs_tail->job_next = connection;
+	else
+		loop->jobs_head = connection;
+	loop->jobs_tail = connection;
+}
+
+/* Edge-triggered, for both directions: a connection is read until a read
+ * comes short, and written until the socket takes less; each new arrival,
+ * and each time the socket has room again, is an edge of its own. So a
+ * busy connection is not read, and no event repeats meanwhile. A
+ * connection joins the set only once it has to wait: lighttpd's, asked
+ * and answered at once, never does. */
+static void settle(struct loop *loop, struct loop_connection *connection)
+{
+	struct epoll_event event = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = connection};
+
+	if (connection->closing || connection->registered)
+		return;
+	if (connection->phase == LOOP_BUSY && connection->output_length == 0)
+		return;
 	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, connection->fd, &event) != 0) {
-		log_line("epoll_ctl ADD connection fd %d: %s", connection->fd, strerror(errno));
-		return -1;
+		log_limited("epoll_ctl ADD connection fd %d: %s; closing it", connection->fd, strerror(errno));
+		schedule_close(loop, connection);
+		return;
 	}
 	connection->registered = 1;
-	return 0;
 }
 
-static void write_record(struct connection *connection, const unsigned char *record, size_t length)
+static int grow(unsigned char **bytes, size_t *capacity, size_t wanted)
 {
-	/* Small records into a socket that has just been read from: a
-	 * failure means the peer is gone, which its next read will show. */
-	if (write(connection->fd, record, length) != (ssize_t)length)
-		return;
-}
-
-/* Ends the request on the connection once its answer is written: the
- * connection is kept only when the web server asked for it
- * (FCGI_KEEP_CONN) and the worker is not stopping. What the web server
- * sent after the request is in connection->held: libfcgi was given the
- * request's bytes only. */
-static void end_request(struct loop *loop, struct connection *connection)
-{
-	FCGX_Request *request = &connection->request;
-
-	int keep = connection->keep && !loop->stopping && !*loop->settings.stop;
-
-	/* The loop closes the connection, once the answer libfcgi wrote, still
-	 * gathered (fcgi_output.h), is released. libfcgi closes it only when
-	 * one of its streams failed, and then detached: at once, instead of
-	 * shutting down its side and waiting up to 2 s for the web server to
-	 * close first, which protects nothing once the whole request is read
-	 * and halved lighttpd's throughput (CEILINGS.md). */
-	request->keepConnection = 1;
-	FCGX_Detach(request);
-	FCGX_Finish_r(request);
-	end_input(connection);
-	if (request->ipcFd < 0) {
-		forget_connection(loop, connection);
-		return;
-	}
-	if (fcgi_output_release() != 0 || !keep) {
-		close_connection(loop, connection);
-		return;
-	}
-	connection->answered = 1;
-	set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
-	/* A request that was waiting at the accept got here without an epoll
-	 * round; its kept connection joins the set now. */
-	if (register_connection(loop, connection) != 0)
-		close_connection(loop, connection);
-}
-
-/* An answer waits for the database: libfcgi could still read the rest of
- * its request (a handler that reads its body late), from memory the loop's
- * window is not, since it serves other connections meanwhile. */
-static void keep_unread_input(struct connection *connection)
-{
-	struct fcgi_input *input = &connection->input;
-
-	if (input->left == 0)
-		return;
-	unsigned char *copy = malloc(input->left);
-	if (copy == NULL) {
-		/* libfcgi is told the request ended early: a protocol
-		 * error, and the connection is closed after the answer. */
-		log_limited("out of memory keeping %zu bytes of a request whose answer waits", input->left);
-		input->left = 0;
-		input->then_socket = 0;
-		return;
-	}
-	memcpy(copy, input->next, input->left);
-	free(connection->unread);
-	connection->unread = copy;
-	input->next = copy;
-}
-
-/* A request is whole in connection->input (or fills the input window):
- * libfcgi reads it and the serve function answers it, now or once the
- * database has (loop_finish_request). */
-static void answer_request(struct loop *loop, struct connection *connection, int keep_connection)
-{
-	FCGX_Request *request = &connection->request;
-	unsigned handover = ++connection->handovers;
-
-	*loop->settings.busy_since_ms = monotonic_ms();
-	request->ipcFd = connection->fd;
-	/* Keeps FCGX_Accept_r's opening FCGX_Finish_r from closing the
-	 * connection just handed to it. */
-	request->keepConnection = 1;
-	if (FCGX_Accept_r(request) != 0) {
-		/* libfcgi found no valid request and closed the connection. */
-		*loop->settings.busy_since_ms = 0;
-		forget_connection(loop, connection);
-		return;
-	}
-	connection->keep = keep_connection;
-	/* Until the answer is written, nothing more is read from it. */
-	set_state(loop, connection, CONNECTION_ANSWERING, monotonic_ms());
-	if (loop->serve(loop->serve_context, request, connection) == LOOP_ANSWERED)
-		end_request(loop, connection);
-	else if (connection->state == CONNECTION_ANSWERING && connection->handovers == handover)
-		keep_unread_input(connection); /* not answered already, inside serve */
-	*loop->settings.busy_since_ms = 0;
-}
-
-/* A request larger than the input window goes to libfcgi once the window
- * is full; its blocking reads of the rest get what is left of the
- * request's deadline, at least a second, and the watchdog ends a worker
- * still in it past --request-timeout. */
-static void answer_oversized_request(struct loop *loop, struct connection *connection)
-{
-	long long left_ms = connection->since_ms + loop->settings.request_timeout_ms - monotonic_ms();
-	struct timeval timeout = {.tv_sec = left_ms > 1000 ? left_ms / 1000 : 1};
-
-	setsockopt(connection->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-	answer_request(loop, connection, 0);
-}
-
-static int is_reading(const struct connection *connection)
-{
-	return connection->state == CONNECTION_WAITING || connection->state == CONNECTION_RECEIVING;
-}
-
-/* Keeps bytes not used yet in the connection's own memory, sized to what
- * came: the window is the loop's, and the next connection's. 0, or -1
- * when out of memory. */
-static int hold(struct connection *connection, const unsigned char *bytes, size_t length)
-{
-	if (length == 0)
+	if (wanted <= *capacity)
 		return 0;
-	connection->held = malloc(length);
-	if (connection->held == NULL) {
-		log_limited("out of memory keeping %zu bytes a connection sent; closing it", length);
+	size_t size = *capacity > 0 ? *capacity : 4096;
+	while (size < wanted)
+		size *= 2;
+	unsigned char *grown = realloc(*bytes, size);
+	if (grown == NULL)
 		return -1;
-	}
-	memcpy(connection->held, bytes, length);
-	connection->held_length = length;
+	*bytes = grown;
+	*capacity = size;
 	return 0;
 }
 
-/* Puts what the connection holds at the start of window; returns its
- * length. A slow sender's partial request is copied in and out on each
- * arrival, as many bytes as the peek of the whole window copied before. */
-static size_t take_held(struct connection *connection, unsigned char *window)
+static void queue_output(struct loop *loop, struct loop_connection *connection, const unsigned char *bytes,
+			 size_t length)
 {
-	size_t length = connection->held_length;
-
-	if (length > 0)
-		memcpy(window, connection->held, length);
-	free(connection->held);
-	connection->held = NULL;
-	connection->held_length = 0;
-	return length;
-}
-
-/* Nothing whole in window[0, length) and the socket has no more for now:
- * the bytes are kept and the connection waits for its next edge. */
-static void wait_for_more(struct loop *loop, struct connection *connection, const unsigned char *window, size_t length)
-{
-	if (length > 0 && connection->state == CONNECTION_WAITING)
-		set_state(loop, connection, CONNECTION_RECEIVING, monotonic_ms());
-	if (hold(connection, window, length) != 0 || register_connection(loop, connection) != 0)
-		close_connection(loop, connection);
-}
-
-/* Hands libfcgi the request at window[start, start + scan->length); what came
- * after it, up to end, waits in connection->held for the next round (the
- * window may be another connection's by then). */
-static void hand_over(struct loop *loop, struct connection *connection, unsigned char *window, size_t start,
-		      const struct framing_scan *scan, size_t end)
-{
-	if (hold(connection, window + start + scan->length, end - start - scan->length) != 0) {
-		close_connection(loop, connection);
+	if (connection->output_start > 0 && connection->output_length > 0) {
+		memmove(connection->output, connection->output + connection->output_start, connection->output_length);
+	}
+	connection->output_start = 0;
+	if (grow(&connection->output, &connection->output_capacity, connection->output_length + length) != 0) {
+		log_limited("out of memory queueing %zu bytes of output; closing the connection", length);
+		schedule_close(loop, connection);
 		return;
 	}
-	connection->input = (struct fcgi_input){window + start, scan->length, 0};
-	/* Kept connections are read again once answered: the web server
-	 * sends its next request after this answer. */
-	answer_request(loop, connection, scan->keep_connection);
+	memcpy(connection->output + connection->output_length, bytes, length);
+	connection->output_length += length;
 }
 
-/* Reads what a connection has sent into window, once, and acts on it:
- * answers management records and aborts, hands a whole request to libfcgi,
- * or keeps the bytes and waits for more. Stops when the connection is
- * answering: what it sends meanwhile is read once that answer is written. */
-static void read_into(struct loop *loop, struct connection *connection, unsigned char *window)
+/* Writes what is queued as far as the socket takes it. */
+static void flush(struct loop *loop, struct loop_connection *connection)
 {
-	unsigned char reply[FRAMING_REPLY_ROOM];
-	struct framing_scan scan;
-	size_t start = 0, length = take_held(connection, window);
-	int drained = 0; /* the last read came short: the socket had no more */
-
-	while (is_reading(connection)) {
-		framing_scan(window + start, length - start, &scan);
-		switch (scan.verdict) {
-		case FRAMING_INCOMPLETE: {
-			memmove(window, window + start, length - start);
-			length -= start;
-			start = 0;
-			if (length == INPUT_WINDOW) {
-				connection->input = (struct fcgi_input){window, length, 1};
-				answer_oversized_request(loop, connection);
-				return; /* never kept */
-			}
-			if (drained) {
-				wait_for_more(loop, connection, window, length);
-				return;
-			}
-			ssize_t got = recv(connection->fd, window + length, INPUT_WINDOW - length, MSG_DONTWAIT);
-			if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-				drained = 1;
+	while (connection->output_length > 0) {
+		ssize_t written =
+		    write(connection->fd, connection->output + connection->output_start, connection->output_length);
+		if (written < 0) {
+			if (errno == EINTR)
 				continue;
-			}
-			if (got <= 0)
-				break; /* the peer closed, or reset */
-			drained = (size_t)got < INPUT_WINDOW - length;
-			length += (size_t)got;
-			continue;
-		}
-		case FRAMING_REQUEST_READY:
-			hand_over(loop, connection, window, start, &scan, length);
-			/* Kept, with more sent: it is in held (read_into may
-			 * even have run for it again inside the answer). */
-			start = 0;
-			length = is_reading(connection) ? take_held(connection, window) : 0;
-			continue;
-		case FRAMING_MANAGEMENT: {
-			size_t reply_length =
-			    framing_management_reply(&scan, loop->settings.advertised_connections, reply);
-			write_record(connection, reply, reply_length);
-			start += scan.length;
-			continue;
-		}
-		case FRAMING_ABORTED: {
-			/* The request was not answered yet: it ends here. */
-			size_t reply_length = framing_end_request(scan.request_id, FCGI_REQUEST_COMPLETE, reply);
-			write_record(connection, reply, reply_length);
-			if (!scan.keep_connection || loop->stopping)
-				break;
-			start += scan.length;
-			set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
-			continue;
-		}
-		case FRAMING_STRAY:
-			start += scan.length;
-			continue;
-		case FRAMING_MALFORMED:
-			break;
-		}
-		close_connection(loop, connection);
-		return;
-	}
-}
-
-/* The loop's window serves one connection at a time. A connection whose
- * waiting answer is written inside another's (a lost database answers all
- * its queries at once, from the serve function) is read into a window of
- * its own: the loop's still holds the other's request. */
-static void read_connection(struct loop *loop, struct connection *connection)
-{
-	if (!is_reading(connection))
-		return;
-	if (loop->window_in_use) {
-		unsigned char *window = malloc(INPUT_WINDOW);
-		if (window == NULL) {
-			log_limited("out of memory reading a connection inside another's answer; closing it");
-			close_connection(loop, connection);
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			schedule_close(loop, connection); /* the peer is gone */
 			return;
 		}
-		read_into(loop, connection, window);
-		free(window);
-		return;
+		connection->output_start += (size_t)written;
+		connection->output_length -= (size_t)written;
+		sending_append(loop, connection, monotonic_ms()); /* progress: its deadline starts again */
 	}
-	loop->window_in_use = 1;
-	read_into(loop, connection, loop->window);
-	loop->window_in_use = 0;
+	free(connection->output);
+	connection->output = NULL;
+	connection->output_start = connection->output_capacity = 0;
+	sending_remove(loop, connection);
+	if (connection->close_after_send)
+		schedule_close(loop, connection);
+	else if (connection->input_length > 0)
+		connection->fresh_input = 1; /* under the cap again: its next request */
 }
 
-void loop_finish_request(struct loop *loop, struct connection *connection)
+void loop_send(struct loop_connection *connection, const void *bytes, size_t length)
 {
-	end_request(loop, connection);
-	if (connection->state == CONNECTION_WAITING && connection->answered)
-		read_connection(loop, connection);
+	struct loop *loop = connection->loop;
+	size_t written = 0;
+
+	if (connection->closing || length == 0)
+		return;
+	if (connection->output_length == 0) {
+		ssize_t got = write(connection->fd, bytes, length);
+		if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			schedule_close(loop, connection);
+			return;
+		}
+		written = got > 0 ? (size_t)got : 0;
+		if (written == length)
+			return;
+		sending_append(loop, connection, monotonic_ms());
+	}
+	queue_output(loop, connection, (const unsigned char *)bytes + written, length - written);
+}
+
+/* Keeps bytes not used yet in the connection's own memory: the window is
+ * the loop's, and the next connection's. */
+static void keep_input(struct loop *loop, struct loop_connection *connection, const unsigned char *bytes,
+		       size_t length)
+{
+	if (grow(&connection->input, &connection->input_capacity, length) != 0) {
+		log_limited("out of memory keeping %zu bytes a connection sent; closing it", length);
+		schedule_close(loop, connection);
+		return;
+	}
+	memcpy(connection->input, bytes, length);
+	connection->input_length = length;
+}
+
+/* Shows the protocol the connection's input, bytes[0, length): its own
+ * memory, or the window it was just read into. */
+static void deliver(struct loop *loop, struct loop_connection *connection, unsigned char *bytes, size_t length)
+{
+	size_t done = loop->protocol.input(loop->protocol.context, connection, bytes, &length);
+
+	if (connection->closing)
+		return;
+	if (done > length)
+		done = length;
+	length -= done;
+	/* What follows a request the protocol used may hold the next one. */
+	connection->fresh_input = done > 0 && length > 0;
+	if (bytes == loop->window) {
+		if (length > 0)
+			keep_input(loop, connection, bytes + done, length);
+		return;
+	}
+	memmove(connection->input, connection->input + done, length);
+	connection->input_length = length;
+	if (length == 0) {
+		free(connection->input);
+		connection->input = NULL;
+		connection->input_capacity = 0;
+	}
+}
+
+/* One read: into the loop's window when the connection keeps nothing,
+ * else after what it keeps. 0, or -1 when the connection ended. */
+static int read_some(struct loop *loop, struct loop_connection *connection)
+{
+	unsigned char *into = loop->window;
+	size_t room = INPUT_WINDOW;
+
+	if (connection->input != NULL) {
+		if (connection->input_length >= loop->settings.max_input_bytes) {
+			log_limited("a connection sent %zu bytes that make no whole record; closing it",
+				    connection->input_length);
+			return -1;
+		}
+		size_t wanted = connection->input_length + INPUT_WINDOW;
+		if (wanted > loop->settings.max_input_bytes)
+			wanted = loop->settings.max_input_bytes;
+		if (grow(&connection->input, &connection->input_capacity, wanted) != 0) {
+			log_limited("out of memory reading a connection; closing it");
+			return -1;
+		}
+		into = connection->input + connection->input_length;
+		room = connection->input_capacity - connection->input_length;
+	}
+	ssize_t got = read(connection->fd, into, room);
+	if (got < 0 && errno == EINTR)
+		return 0; /* read again */
+	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		connection->drained = 1;
+		return 0;
+	}
+	if (got <= 0)
+		return -1; /* the peer closed, or reset */
+	connection->drained = (size_t)got < room;
+	if (into == loop->window) {
+		deliver(loop, connection, loop->window, (size_t)got);
+		return 0;
+	}
+	connection->input_length += (size_t)got;
+	connection->fresh_input = 1;
+	return 0;
+}
+
+static int takes_input(const struct loop_connection *connection)
+{
+	return !connection->closing && !connection->close_after_send && connection->phase != LOOP_BUSY &&
+	       connection->output_length <= OUTPUT_CAP;
+}
+
+/* Shows the protocol what the connection has kept, then reads it until
+ * the socket has no more, while the connection takes input. */
+static void use_input(struct loop *loop, struct loop_connection *connection)
+{
+	while (takes_input(connection)) {
+		if (connection->fresh_input) {
+			connection->fresh_input = 0;
+			deliver(loop, connection, connection->input, connection->input_length);
+			continue;
+		}
+		if (connection->drained)
+			return;
+		if (read_some(loop, connection) != 0) {
+			schedule_close(loop, connection);
+			return;
+		}
+	}
+}
+
+void *loop_state(struct loop_connection *connection)
+{
+	return connection->state;
+}
+
+struct loop_connection *loop_connection_of(void *state)
+{
+	return (struct loop_connection *)((unsigned char *)state - offsetof(struct loop_connection, state));
+}
+
+void loop_set_phase(struct loop_connection *connection, enum loop_phase phase)
+{
+	if (!connection->closing)
+		set_phase(connection->loop, connection, phase);
+}
+
+void loop_close_after_send(struct loop_connection *connection)
+{
+	connection->close_after_send = 1;
+	if (connection->output_length == 0)
+		schedule_close(connection->loop, connection);
+}
+
+void loop_close_now(struct loop_connection *connection)
+{
+	schedule_close(connection->loop, connection);
+}
+
+void loop_request_done(struct loop_connection *connection, int keep)
+{
+	struct loop *loop = connection->loop;
+
+	if (connection->closing) {
+		/* Closed while its answer was made: freed with this turn's closes. */
+		if (connection->phase == LOOP_BUSY) {
+			list_remove(&loop->busy, connection);
+			connection->phase = LOOP_IDLE;
+			publish_gauges(loop);
+			if (connection->fd < 0) {
+				connection->close_next = loop->closes;
+				loop->closes = connection;
+			}
+		}
+		return;
+	}
+	/* A worker on its way out closes a kept connection right after its
+	 * answer: the web server has just read that answer, and sends its
+	 * next request on another connection. */
+	connection->answered = keep && !loop->stopping;
+	set_phase(loop, connection, LOOP_IDLE);
+	if (!connection->answered)
+		loop_close_after_send(connection);
+	else if (connection->input_length > 0)
+		connection->fresh_input = 1;
+	/* Its next request, or the rest of its output, is seen to from the
+	 * top of the loop, never inside the call (a database's answer) that
+	 * ended this one. */
+	post(loop, connection);
+}
+
+static void run_jobs(struct loop *loop)
+{
+	while (loop->jobs_head != NULL) {
+		struct loop_connection *connection = loop->jobs_head;
+		loop->jobs_head = connection->job_next;
+		if (loop->jobs_head == NULL)
+			loop->jobs_tail = NULL;
+		connection->job_next = NULL;
+		connection->posted = 0;
+		use_input(loop, connection);
+		settle(loop, connection);
+	}
+}
+
+static struct loop_connection *new_connection(struct loop *loop, int fd)
+{
+	struct loop_connection *connection = loop->free_connections;
+
+	if (connection != NULL)
+		loop->free_connections = connection->close_next;
+	else
+		connection = malloc(sizeof *connection + loop->protocol.state_size);
+	if (connection == NULL)
+		return NULL;
+	memset(connection, 0, sizeof *connection + loop->protocol.state_size);
+	connection->loop = loop;
+	connection->fd = fd;
+	connection->phase = LOOP_IDLE;
+	return connection;
 }
 
 /* At the cap, the connection that has waited longest without a request
- * makes room: a new connection is never refused while a kept one idles. */
-static int make_room(struct loop *loop)
-{
-	if (loop->open_connections < loop->settings.max_connections)
-		return 1;
-	if (loop->waiting.head == NULL)
-		return 0;
-	close_connection(loop, loop->waiting.head);
-	return 1;
-}
-
+ * makes room, once a new one is really there: a new connection is never
+ * refused while a kept one idles, and none is closed for nothing. */
 static void accept_connections(struct loop *loop)
 {
-	int timeout_seconds = (int)((loop->settings.request_timeout_ms + 999) / 1000);
-
 	for (int accepted = 0; accepted < ACCEPTS_PER_WAKE && loop->listening; accepted++) {
-		if (!make_room(loop)) {
+		if (loop->open_connections >= loop->settings.max_connections && loop->idle.head == NULL) {
 			/* Every slot holds a request in progress: the rest wait
 			 * in the backlog until one is answered. */
 			stop_listening(loop);
 			return;
 		}
-		int fd = accept_connection(loop->settings.listen_fd, loop->settings.allowed_peers, timeout_seconds);
+		int fd = accept_connection(loop->settings.listen_fd, loop->settings.allowed_peers);
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
@@ -529,28 +591,31 @@ static void accept_connections(struct loop *loop)
 			loop->accept_paused_until = monotonic_ms() + ACCEPT_PAUSE_MS;
 			return;
 		}
-		if (fd >= loop->table_size) {
-			log_line("connection fd %d is past the descriptor table (%d); closing it", fd,
-				 loop->table_size);
+		struct loop_connection *connection = new_connection(loop, fd);
+		if (connection == NULL) {
+			log_limited("out of memory for a connection; closing it");
 			close(fd);
 			continue;
 		}
-		struct connection *connection = &loop->by_fd[fd];
-		FCGX_InitRequest(&connection->request, -1, 0);
-		connection->fd = fd;
-		connection->answered = 0;
 		loop->open_connections++;
 		(*loop->settings.gauges.accepted)++;
-		set_state(loop, connection, CONNECTION_WAITING, monotonic_ms());
+		list_append(&loop->idle, connection);
+		connection->since_ms = monotonic_ms();
+		publish_gauges(loop);
+		if (loop->open_connections > loop->settings.max_connections)
+			schedule_close(loop, loop->idle.head);
 		/* lighttpd writes its request right after connecting: it is
 		 * usually waiting already, and costs no epoll round. */
-		read_connection(loop, connection);
+		use_input(loop, connection);
+		settle(loop, connection);
 	}
 }
 
-/* While stopping, a new connection that has sent nothing yet still gets
- * the request timeout to do so: the web server sent it to this worker. */
-static long long waiting_timeout_ms(const struct loop *loop)
+/* How long a connection may wait with no request started. While
+ * stopping, a new one gets the request timeout to send its request (the
+ * web server sent it to this worker), and a kept one as long, at most,
+ * when it is kept open for the web server. */
+static long long idle_timeout_ms(const struct loop *loop)
 {
 	const struct loop_settings *settings = &loop->settings;
 
@@ -561,14 +626,20 @@ static long long waiting_timeout_ms(const struct loop *loop)
 
 static void close_expired(struct loop *loop, long long now)
 {
-	while (loop->receiving.head != NULL &&
-	       now - loop->receiving.head->since_ms >= loop->settings.request_timeout_ms) {
+	long long request_timeout = loop->settings.request_timeout_ms;
+
+	while (loop->receiving.head != NULL && now - loop->receiving.head->since_ms >= request_timeout) {
 		log_limited("closed a connection whose request did not arrive whole within --request-timeout %lld s",
-			    loop->settings.request_timeout_ms / 1000);
-		close_connection(loop, loop->receiving.head);
+			    request_timeout / 1000);
+		schedule_close(loop, loop->receiving.head);
 	}
-	while (loop->waiting.head != NULL && now - loop->waiting.head->since_ms >= waiting_timeout_ms(loop))
-		close_connection(loop, loop->waiting.head);
+	while (loop->sending.head != NULL && now - loop->sending.head->send_since_ms >= request_timeout) {
+		log_limited("closed a connection that took none of its answer for --request-timeout %lld s",
+			    request_timeout / 1000);
+		schedule_close(loop, loop->sending.head);
+	}
+	while (loop->idle.head != NULL && now - loop->idle.head->since_ms >= idle_timeout_ms(loop))
+		schedule_close(loop, loop->idle.head);
 }
 
 static int next_wake_ms(const struct loop *loop, long long now)
@@ -577,24 +648,31 @@ static int next_wake_ms(const struct loop *loop, long long now)
 
 	if (loop->receiving.head != NULL && loop->receiving.head->since_ms + loop->settings.request_timeout_ms < wake)
 		wake = loop->receiving.head->since_ms + loop->settings.request_timeout_ms;
-	if (loop->waiting.head != NULL && loop->waiting.head->since_ms + waiting_timeout_ms(loop) < wake)
-		wake = loop->waiting.head->since_ms + waiting_timeout_ms(loop);
+	if (loop->sending.head != NULL && loop->sending.head->send_since_ms + loop->settings.request_timeout_ms < wake)
+		wake = loop->sending.head->send_since_ms + loop->settings.request_timeout_ms;
+	if (loop->idle.head != NULL && loop->idle.head->since_ms + idle_timeout_ms(loop) < wake)
+		wake = loop->idle.head->since_ms + idle_timeout_ms(loop);
 	if (loop->accept_paused_until != 0 && loop->accept_paused_until < wake)
 		wake = loop->accept_paused_until;
 	return wake > now ? (int)(wake - now) : 0;
 }
 
-/* Stops taking connections. Kept connections waiting for their next
- * request are closed (the web server opens another, to a worker that
- * stays); new ones and those receiving a request are answered first. */
+/* Stops taking connections. A worker that the responder stops closes its
+ * kept connections waiting for a request at once; one replaced while the
+ * web server goes on keeps them, since the web server may be sending on
+ * them this very moment, and closes each after its next answer. New
+ * connections and those receiving a request are answered first. */
 static void begin_stopping(struct loop *loop)
 {
 	stop_listening(loop);
 	loop->stopping = 1;
-	for (struct connection *connection = loop->waiting.head, *next; connection != NULL; connection = next) {
+	loop->lingering = loop->settings.linger != NULL && *loop->settings.linger;
+	if (loop->lingering)
+		return;
+	for (struct loop_connection *connection = loop->idle.head, *next; connection != NULL; connection = next) {
 		next = connection->next;
 		if (connection->answered)
-			close_connection(loop, connection);
+			schedule_close(loop, connection);
 	}
 }
 
@@ -613,7 +691,7 @@ static void watch_source(struct loop *loop, const struct loop_source_wants *want
 	loop->source_events = wants->events;
 	if (wants->fd < 0 || wants->events == 0)
 		return;
-	struct epoll_event event = {.events = wants->events, .data.fd = wants->fd};
+	struct epoll_event event = {.events = wants->events, .data.ptr = &loop->source_tag};
 	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, wants->fd, &event) != 0 &&
 	    (errno != EEXIST || epoll_ctl(loop->epoll_fd, EPOLL_CTL_MOD, wants->fd, &event) != 0)) {
 		log_limited("epoll_ctl on the database's socket %d: %s", wants->fd, strerror(errno));
@@ -633,30 +711,54 @@ static long long source_wants(struct loop *loop)
 	return wants.deadline_ms;
 }
 
-int loop_run(struct loop *loop, loop_serve_fn serve, void *context)
+static void connection_ready(struct loop *loop, struct loop_connection *connection, unsigned events)
+{
+	if (connection->closing)
+		return;
+	if ((events & EPOLLOUT) && connection->output_length > 0)
+		flush(loop, connection);
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		connection->drained = 0;
+	use_input(loop, connection);
+}
+
+/* The end of every turn: work the database's answers made, then the
+ * closes of the turn. */
+static void finish_turn(struct loop *loop)
+{
+	run_jobs(loop);
+	run_closes(loop);
+}
+
+static int is_done(const struct loop *loop)
+{
+	if (getppid() != loop->settings.supervisor)
+		return 1;
+	return loop->open_connections == 0 && loop->busy.head == NULL;
+}
+
+int loop_run(struct loop *loop)
 {
 	struct epoll_event events[EVENTS_PER_WAIT];
 
-	loop->serve = serve;
-	loop->serve_context = context;
 	start_listening(loop);
 	for (;;) {
 		long long now = monotonic_ms();
 		*loop->settings.heartbeat_ms = now;
 		if (*loop->settings.stop && !loop->stopping)
 			begin_stopping(loop);
-		if (loop->stopping &&
-		    ((loop->receiving.head == NULL && loop->waiting.head == NULL && loop->answering.head == NULL) ||
-		     getppid() != loop->settings.supervisor))
-			return 0;
 		if (loop->accept_paused_until != 0 && now >= loop->accept_paused_until) {
 			loop->accept_paused_until = 0;
 			start_listening(loop);
 		}
 		close_expired(loop, now);
+		finish_turn(loop);
+		if (loop->stopping && is_done(loop))
+			return 0;
 		long long source_deadline = source_wants(loop);
 		if (source_deadline != 0 && source_deadline <= now) {
 			loop->source.ready(loop->source.context, 0);
+			finish_turn(loop);
 			continue;
 		}
 
@@ -669,14 +771,17 @@ int loop_run(struct loop *loop, loop_serve_fn serve, void *context)
 			return 1;
 		}
 		for (int i = 0; i < ready; i++) {
-			int fd = events[i].data.fd;
-			if (fd == loop->settings.listen_fd)
+			void *tag = events[i].data.ptr;
+			if (tag == &loop->listener_tag)
 				accept_connections(loop);
-			else if (fd == loop->source_fd)
+			else if (tag == &loop->source_tag)
 				loop->source.ready(loop->source.context, events[i].events);
-			else if (fd >= 0 && fd < loop->table_size && loop->by_fd[fd].state != CONNECTION_FREE)
-				read_connection(loop, &loop->by_fd[fd]);
+			else {
+				connection_ready(loop, tag, events[i].events);
+				settle(loop, tag);
+			}
 		}
+		finish_turn(loop);
 	}
 }
 
@@ -695,39 +800,18 @@ void loop_set_source(struct loop *loop, const struct loop_source *source)
 	loop->source = *source;
 }
 
-/* Where libfcgi's reads of a connection are served from (fcgi_input.h). */
-static struct fcgi_input *input_of(void *context, int fd)
-{
-	struct loop *loop = context;
-
-	if (fd < 0 || fd >= loop->table_size || loop->by_fd[fd].state == CONNECTION_FREE)
-		return NULL;
-	return &loop->by_fd[fd].input;
-}
-
-struct loop *loop_create(const struct loop_settings *settings, char *error, size_t error_size)
+struct loop *loop_create(const struct loop_settings *settings, const struct loop_protocol *protocol, char *error,
+			 size_t error_size)
 {
 	struct loop *loop = calloc(1, sizeof *loop);
-	struct rlimit descriptors;
 
 	if (loop == NULL) {
 		snprintf(error, error_size, "out of memory for the event loop");
 		return NULL;
 	}
 	loop->settings = *settings;
-	loop->epoll_fd = -1;
+	loop->protocol = *protocol;
 	loop->source_fd = -1;
-	if (getrlimit(RLIMIT_NOFILE, &descriptors) != 0 || descriptors.rlim_cur == RLIM_INFINITY ||
-	    descriptors.rlim_cur > 1 << 20)
-		descriptors.rlim_cur = 1 << 20;
-	loop->table_size = (int)descriptors.rlim_cur;
-	/* Indexed by descriptor; calloc'd pages are touched only for the
-	 * descriptors in use, and a zeroed entry is a free one. */
-	loop->by_fd = calloc((size_t)loop->table_size, sizeof *loop->by_fd);
-	if (loop->by_fd == NULL) {
-		snprintf(error, error_size, "out of memory for %d connections", loop->table_size);
-		goto fail;
-	}
 	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epoll_fd < 0) {
 		snprintf(error, error_size, "epoll_create1: %s", strerror(errno));
@@ -739,26 +823,42 @@ struct loop *loop_create(const struct loop_settings *settings, char *error, size
 			 strerror(errno));
 		goto fail;
 	}
-	fcgi_input_set_lookup(input_of, loop);
 	return loop;
 fail:
 	loop_destroy(loop);
 	return NULL;
 }
 
+static void close_list(struct loop *loop, struct connection_list *list)
+{
+	for (struct loop_connection *connection = list->head, *next; connection != NULL; connection = next) {
+		next = connection->next;
+		schedule_close(loop, connection);
+	}
+}
+
 void loop_destroy(struct loop *loop)
 {
 	if (loop == NULL)
 		return;
-	fcgi_input_set_lookup(NULL, NULL);
-	while (loop->waiting.head != NULL)
-		close_connection(loop, loop->waiting.head);
-	while (loop->receiving.head != NULL)
-		close_connection(loop, loop->receiving.head);
-	while (loop->answering.head != NULL)
-		close_connection(loop, loop->answering.head);
+	close_list(loop, &loop->idle);
+	close_list(loop, &loop->receiving);
+	close_list(loop, &loop->busy);
+	loop->jobs_head = loop->jobs_tail = NULL;
+	run_closes(loop);
+	/* A busy connection left is its protocol's to end; by now the store
+	 * has answered every request it held. */
+	for (struct loop_connection *connection = loop->busy.head, *next; connection != NULL; connection = next) {
+		next = connection->next;
+		list_remove(&loop->busy, connection);
+		free_connection(loop, connection);
+	}
+	while (loop->free_connections != NULL) {
+		struct loop_connection *connection = loop->free_connections;
+		loop->free_connections = connection->close_next;
+		free(connection);
+	}
 	if (loop->epoll_fd >= 0)
 		close(loop->epoll_fd);
-	free(loop->by_fd);
 	free(loop);
 }

@@ -38,6 +38,8 @@
  * closes an idle kept connection: a front that sends a request on a
  * connection the responder is closing at that moment gets an error. */
 #define DEFAULT_KEEPALIVE_TIMEOUT 75
+/* A request from lighttpd or nginx is about 1 KiB; no endpoint reads a body. */
+#define DEFAULT_MAX_REQUEST_BYTES (1024 * 1024)
 /* Descriptors a worker keeps for itself (store, log, epoll) beyond its
  * connections. */
 #define RESERVED_DESCRIPTORS 32
@@ -90,6 +92,8 @@ static void usage(FILE *out)
 		"                            kept (FCGI_KEEP_CONN) or new (default %d)\n"
 		"      --max-connections N   connections one worker holds at once (default: from the\n"
 		"                            descriptor limit, %d here); at the cap the idlest kept one closes\n"
+		"      --max-request-bytes N the most a request's parameters and body may take; past it,\n"
+		"                            413 and the connection closes (default %d)\n"
 		"      --max-worker-rss MB   replace a worker whose resident size passed MB after a request\n"
 		"                            (default 0: never)\n"
 		"  -u, --user NAME           when started as root, run workers as NAME\n"
@@ -112,7 +116,7 @@ static void usage(FILE *out)
 		"Signals: SIGTERM/SIGINT finish what is in flight and stop; SIGHUP replaces the workers;\n"
 		"SIGUSR2 starts the executable on disk now on the same socket, then the old one retires.\n",
 		sysconf(_SC_NPROCESSORS_ONLN), DEFAULT_BACKLOG, DEFAULT_REQUEST_TIMEOUT_S, DEFAULT_KEEPALIVE_TIMEOUT,
-		connection_limit(), DEFAULT_USER, FALLBACK_USER, DEFAULT_DATABASE_PATH);
+		connection_limit(), DEFAULT_MAX_REQUEST_BYTES, DEFAULT_USER, FALLBACK_USER, DEFAULT_DATABASE_PATH);
 }
 
 static int parse_count(const char *flag, const char *text, long minimum, long maximum, long *value)
@@ -141,6 +145,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 	    {"keepalive-timeout", required_argument, NULL, 'k'},
 	    {"max-connections", required_argument, NULL, 'c'},
 	    {"max-worker-rss", required_argument, NULL, 'r'},
+	    {"max-request-bytes", required_argument, NULL, 'B'},
 	    {"user", required_argument, NULL, 'u'},
 	    {"status-path", required_argument, NULL, 's'},
 	    {"slow-request-ms", required_argument, NULL, 'S'},
@@ -157,6 +162,7 @@ static int parse_options(int argc, char **argv, struct options *options)
 	options->backlog = DEFAULT_BACKLOG;
 	options->request_timeout = DEFAULT_REQUEST_TIMEOUT_S;
 	options->keepalive_timeout = DEFAULT_KEEPALIVE_TIMEOUT;
+	options->max_request_bytes = DEFAULT_MAX_REQUEST_BYTES;
 	int most_connections = connection_limit();
 	options->max_connections = most_connections;
 	options->user = DEFAULT_USER;
@@ -195,6 +201,12 @@ static int parse_options(int argc, char **argv, struct options *options)
 			if (parse_count("--max-connections", optarg, 1, most_connections, &value) != 0)
 				return -1;
 			options->max_connections = (int)value;
+			break;
+		case 'B':
+			/* Room at least for what a front sends with a request. */
+			if (parse_count("--max-request-bytes", optarg, 4096, 1L << 30, &value) != 0)
+				return -1;
+			options->max_request_bytes = (size_t)value;
 			break;
 		case 'r':
 			if (parse_count("--max-worker-rss", optarg, 0, 1024L * 1024, &value) != 0)

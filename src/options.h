@@ -15,6 +15,7 @@ struct options {
 	int keepalive_timeout;	  /* seconds a connection may wait with no request started */
 	int max_connections;	  /* connections one worker holds at once */
 	long max_worker_rss_mb;	  /* a worker past it after a request is replaced; 0: never */
+	size_t max_request_bytes; /* a request's parameters and body; past it, 413 */
 	const char *status_path;  /* --status-path: the status page's path; NULL: none */
 	long slow_request_ms;	  /* --slow-request-ms: log requests slower than this; 0: never */
 	const char *version;	  /* what --version prints, and the status page */

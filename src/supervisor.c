@@ -108,6 +108,7 @@ static struct worker *start_worker(struct supervisor *supervisor)
 	snprintf(worker->activity->request, sizeof worker->activity->request, "(no request yet)");
 	worker->activity->ready = 0;
 	worker->activity->retiring = 0;
+	worker->activity->linger = 0;
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_line("fork: %s", strerror(errno));
@@ -169,8 +170,12 @@ static void begin_stop(struct supervisor *supervisor, int exit_code)
 	supervisor->exit_code = exit_code;
 	/* In-flight requests get the request timeout to finish. */
 	supervisor->stop_deadline_ms = monotonic_ms() + (supervisor->options->request_timeout + 1) * 1000LL;
-	for (int i = 0; i < supervisor->worker_capacity; i++)
+	for (int i = 0; i < supervisor->worker_capacity; i++) {
 		supervisor->workers[i].activity->retiring = supervisor->workers[i].pid > 0;
+		/* Handed over, the web server goes on sending on the kept
+		 * connections: they stay open until their next answer. */
+		supervisor->workers[i].activity->linger = supervisor->handed_over;
+	}
 	signal_all(supervisor, SIGTERM);
 }
 
@@ -368,6 +373,7 @@ static void replace_all_workers(struct supervisor *supervisor)
 		if (replacement == NULL)
 			return;
 		old->retiring = 1;
+		old->activity->linger = 1;
 		old->activity->retiring = 1;
 		kill(old->pid, SIGTERM);
 		position->worker = replacement;

@@ -12,10 +12,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <fcgiapp.h>
-
 #include "clock.h"
-#include "fcgi_output.h"
+#include "fastcgi.h"
 #include "handlers.h"
 #include "loop.h"
 #include "log.h"
@@ -57,6 +55,8 @@ static const char *reason_phrase(int status)
 		return "Not Found";
 	case 405:
 		return "Method Not Allowed";
+	case 413:
+		return "Payload Too Large";
 	case 503:
 		return "Service Unavailable";
 	default:
@@ -116,17 +116,6 @@ static size_t format_response_head(const struct http_response *response, char *o
 	return (size_t)(head.at - out);
 }
 
-/* The web server's FCGI_STDIN must be read to its end: unread bytes make
- * the kernel answer a close with a reset, and on a kept connection they
- * would be taken for the next request. No endpoint reads a body. */
-static void discard_request_body(FCGX_Stream *in)
-{
-	char buffer[4096];
-
-	while (FCGX_GetStr(buffer, sizeof buffer, in) > 0)
-		;
-}
-
 /* --max-worker-rss: whether this worker's resident size passed the limit,
  * checked after each request; the worker then leaves with exit code 0 and
  * the supervisor starts a fresh one at once, as after --max-requests.
@@ -181,8 +170,7 @@ struct answering {
 struct pending_answer {
 	struct app_reply reply; /* first: the app hands this back */
 	struct fastcgi_worker *worker;
-	FCGX_Request *request;
-	struct connection *connection;
+	struct fastcgi_request *request;
 	struct answering answering;
 };
 
@@ -227,18 +215,18 @@ static void count_request(struct fastcgi_worker *worker, const struct answering 
 		 answering->request, status, duration_us / 1000, store_us / 1000, (duration_us - store_us) / 1000);
 }
 
-/* Writes the answer where libfcgi sends it, and counts the request. */
-static void write_answer(struct fastcgi_worker *worker, FCGX_Request *request, const struct answering *answering,
-			 const struct http_response *response)
+/* Sends the answer, and counts the request. */
+static void write_answer(struct fastcgi_worker *worker, struct fastcgi_request *request,
+			 const struct answering *answering, const struct http_response *response)
 {
 	char head[256];
 	size_t head_length = format_response_head(response, head, sizeof head);
 
-	/* Released by the loop once libfcgi has ended the request. */
-	fcgi_output_hold(request->ipcFd);
-	FCGX_PutStr(head, (int)head_length, request->out);
-	if (!response->is_head)
-		FCGX_PutStr(response->body, (int)response->body_length, request->out);
+	/* The label names what this worker is doing, for the status page and
+	 * a crash's log line: this request, from here to its answer. */
+	memcpy(worker->activity->request, answering->request, sizeof answering->request);
+	fastcgi_answer(request, head, head_length, response->is_head ? NULL : response->body,
+		       response->is_head ? 0 : response->body_length);
 	app_release_growth(worker->app);
 	count_request(worker, answering, response->status);
 	/* More workers than the database takes connections: the ones without
@@ -254,22 +242,56 @@ static void write_answer(struct fastcgi_worker *worker, FCGX_Request *request, c
 static void send_pending_answer(struct app_reply *reply, const struct http_response *response)
 {
 	struct pending_answer *pending = (struct pending_answer *)reply;
-	struct fastcgi_worker *worker = pending->worker;
 
-	write_answer(worker, pending->request, &pending->answering, response);
-	loop_finish_request(worker->loop, pending->connection);
+	write_answer(pending->worker, pending->request, &pending->answering, response);
 	free(pending);
 }
 
-static enum loop_answer serve_fastcgi_request(void *context, FCGX_Request *request, struct connection *connection)
+/* How many bytes a UTF-8 sequence starting with lead has (1 for a byte
+ * that starts none). */
+static size_t utf8_sequence_length(unsigned char lead)
+{
+	if ((lead & 0xe0) == 0xc0)
+		return 2;
+	if ((lead & 0xf0) == 0xe0)
+		return 3;
+	if ((lead & 0xf8) == 0xf0)
+		return 4;
+	return 1;
+}
+
+/* "METHOD URI", cut to the label's room on a UTF-8 character's boundary:
+ * the status page shows it as a JSON string. */
+static void label_request(const struct http_request *http, char *label, size_t size)
+{
+	struct text_builder text = {label, label + size - 1};
+	const char *method = http->method ? http->method : "-";
+
+	append_bytes(&text, method, strnlen(method, 16));
+	append_string(&text, " ");
+	append_string(&text, http->request_uri ? http->request_uri : "-");
+	if (text.at == text.end) {
+		/* Cut: a character whose bytes did not all fit goes whole. */
+		char *start = text.at;
+		while (start > label && text.at - start < 4 && ((unsigned char)start[-1] & 0xc0) == 0x80)
+			start--;
+		if (start > label && ((unsigned char)start[-1] & 0xc0) == 0xc0)
+			start--;
+		if ((size_t)(text.at - start) < utf8_sequence_length((unsigned char)*start))
+			text.at = start;
+	}
+	*text.at = '\0';
+}
+
+static void serve_fastcgi_request(void *context, struct fastcgi_request *request)
 {
 	struct fastcgi_worker *worker = context;
 	struct http_request http = {
-	    .method = FCGX_GetParam("REQUEST_METHOD", request->envp),
-	    .request_uri = FCGX_GetParam("REQUEST_URI", request->envp),
-	    .script_name = FCGX_GetParam("SCRIPT_NAME", request->envp),
-	    .path_info = FCGX_GetParam("PATH_INFO", request->envp),
-	    .query_string = FCGX_GetParam("QUERY_STRING", request->envp),
+	    .method = fastcgi_param(request, "REQUEST_METHOD"),
+	    .request_uri = fastcgi_param(request, "REQUEST_URI"),
+	    .script_name = fastcgi_param(request, "SCRIPT_NAME"),
+	    .path_info = fastcgi_param(request, "PATH_INFO"),
+	    .query_string = fastcgi_param(request, "QUERY_STRING"),
 	    .status_path = worker->options->status_path,
 	};
 	struct http_response response;
@@ -279,27 +301,22 @@ static enum loop_answer serve_fastcgi_request(void *context, FCGX_Request *reque
 	};
 	struct pending_answer *pending = worker->store_is_async ? malloc(sizeof *pending) : NULL;
 
-	struct text_builder label = {answering.request, answering.request + sizeof answering.request - 1};
-	const char *method = http.method ? http.method : "-";
-	append_bytes(&label, method, strnlen(method, 16));
-	append_string(&label, " ");
-	append_string(&label, http.request_uri ? http.request_uri : "-");
-	*label.at = '\0';
+	label_request(&http, answering.request, sizeof answering.request);
 	memcpy(worker->activity->request, answering.request, sizeof answering.request);
-	discard_request_body(request->in);
 	struct route route = route_request(&http);
+	if (fastcgi_is_too_large(request))
+		route = (struct route){.endpoint = ENDPOINT_NONE, .status = 413, .query = ""};
 	answering.route = counted_route(route.endpoint);
 	/* Without memory for a pending answer, the store is asked at once. */
 	if (pending != NULL) {
 		answering.pending_since_us = monotonic_us();
-		*pending = (struct pending_answer){{send_pending_answer}, worker, request, connection, answering};
+		*pending = (struct pending_answer){{send_pending_answer}, worker, request, answering};
 	}
 	if (!app_handle(worker->app, &route, &response, pending ? &pending->reply : NULL))
-		return LOOP_PENDING;
+		return;
 	free(pending);
 	answering.pending_since_us = 0;
 	write_answer(worker, request, &answering, &response);
-	return LOOP_ANSWERED;
 }
 
 /* The loop watches the database's socket as the store asks. */
@@ -326,9 +343,9 @@ static void install_worker_signals(void)
 	struct sigaction ignore = {.sa_handler = SIG_IGN};
 	sigset_t none;
 
-	/* SA_RESTART: a stop signal must never cut a request's read or write
-	 * short (libfcgi does not retry on EINTR); epoll_wait returns EINTR
-	 * whatever the flag, so the loop sees the stop at once. */
+	/* Every socket is non-blocking, so no read or write waits for a
+	 * signal to cut it short; epoll_wait returns EINTR whatever
+	 * SA_RESTART says, so the loop sees the stop at once. */
 	sigemptyset(&stop.sa_mask);
 	sigaction(SIGTERM, &stop, NULL);
 	sigaction(SIGINT, &stop, NULL);
@@ -369,26 +386,37 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 		app_destroy(worker.app);
 		return 0;
 	}
-	if (FCGX_Init() != 0) {
-		log_line("FCGX_Init failed");
+	if (fastcgi_init(error, sizeof error) != 0) {
+		log_line("%s", error);
+		exit_code = EX_CONFIG;
 		goto done;
 	}
+	struct fastcgi_settings fastcgi = {
+	    .max_request_bytes = options->max_request_bytes,
+	    .advertised_connections = (long)options->max_connections * options->workers,
+	    .serve = serve_fastcgi_request,
+	    .context = &worker,
+	};
+	struct loop_protocol protocol;
+	fastcgi_protocol(&fastcgi, &protocol);
 	struct loop_settings settings = {
 	    .listen_fd = listen_fd,
 	    .allowed_peers = options->allowed_peers,
 	    .request_timeout_ms = options->request_timeout * 1000LL,
 	    .keepalive_timeout_ms = options->keepalive_timeout * 1000LL,
 	    .max_connections = options->max_connections,
-	    .advertised_connections = (long)options->max_connections * options->workers,
+	    /* A whole request, one record being read and one read's room. */
+	    .max_input_bytes = options->max_request_bytes + 2 * FASTCGI_RECORD_MAX + 64 * 1024,
 	    .supervisor = supervisor,
 	    .stop = &stop_requested,
+	    .linger = &activity->linger,
 	    .heartbeat_ms = &activity->heartbeat_ms,
 	    .busy_since_ms = &activity->busy_since_ms,
 	    .gauges = {.accepted = &activity->counters.connections_accepted,
 		       .held = &activity->counters.connections_held,
 		       .kept = &activity->counters.kept_connections},
 	};
-	loop = loop_create(&settings, error, sizeof error);
+	loop = loop_create(&settings, &protocol, error, sizeof error);
 	if (loop == NULL) {
 		log_line("%s", error);
 		goto done;
@@ -401,7 +429,7 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 		loop_set_source(loop, &source);
 	}
 	activity->ready = 1;
-	exit_code = loop_run(loop, serve_fastcgi_request, &worker);
+	exit_code = loop_run(loop);
 done:
 	/* The store first: queries still in flight are answered (503) through
 	 * the loop, which must still be there. */
