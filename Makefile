@@ -100,7 +100,7 @@ $(BUILD)/pgsql-describe: src/tools/pgsql_describe.c src/pgsql_conninfo.c $(HEADE
 $(BUILD)/seed-orders: src/tools/seed_orders.c $(BUILD)/flags | $(BUILD)
 	$(CC) $(WARNINGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h tests/unit/fcgi_memory.h $(LIBRARY_OBJECTS) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIBRARY_OBJECTS) | $(BUILD)/tests
 	$(CC) $(WARNINGS) $(DEPFLAGS) -MF $(BUILD)/obj/$*.d -MT $@ $(CPPFLAGS) $(CFLAGS) -Isrc $< $(LIBRARY_OBJECTS) $(LDLIBS) -o $@
 
 # The plugin's masking is tested with libpq, outside the library objects.

@@ -59,7 +59,7 @@ enum loop_phase {
 	LOOP_BUSY,	/* a request is being answered: its input waits */
 };
 
-/* The protocol spoken on every connection (fastcgi.h). Its state needs
+/* The protocol spoken on every connection (fcgi.h). Its state needs
  * no cleaning when a connection closes: a request still being answered
  * ends with loop_request_done, which frees a connection closed meanwhile. */
 struct loop_protocol {

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "fastcgi.h"
+#include "fcgi.h"
 #include "handlers.h"
 #include "loop.h"
 #include "log.h"
@@ -170,7 +170,7 @@ struct answering {
 struct pending_answer {
 	struct app_reply reply; /* first: the app hands this back */
 	struct fastcgi_worker *worker;
-	struct fastcgi_request *request;
+	struct fcgi_request *request;
 	struct answering answering;
 };
 
@@ -191,7 +191,7 @@ static enum status_route counted_route(enum endpoint endpoint)
 	return STATUS_ROUTE_OTHER;
 }
 
-/* A request's duration runs from its hand-over to serve_fastcgi_request
+/* A request's duration runs from its hand-over to serve_fcgi_request
  * to its answer written; the database's share is the store's wait over
  * that time, or the time its answer waited in the loop. */
 static void count_request(struct fastcgi_worker *worker, const struct answering *answering, int status)
@@ -216,7 +216,7 @@ static void count_request(struct fastcgi_worker *worker, const struct answering 
 }
 
 /* Sends the answer, and counts the request. */
-static void write_answer(struct fastcgi_worker *worker, struct fastcgi_request *request,
+static void write_answer(struct fastcgi_worker *worker, struct fcgi_request *request,
 			 const struct answering *answering, const struct http_response *response)
 {
 	char head[256];
@@ -225,7 +225,7 @@ static void write_answer(struct fastcgi_worker *worker, struct fastcgi_request *
 	/* The label names what this worker is doing, for the status page and
 	 * a crash's log line: this request, from here to its answer. */
 	memcpy(worker->activity->request, answering->request, sizeof answering->request);
-	fastcgi_answer(request, head, head_length, response->is_head ? NULL : response->body,
+	fcgi_answer(request, head, head_length, response->is_head ? NULL : response->body,
 		       response->is_head ? 0 : response->body_length);
 	app_release_growth(worker->app);
 	count_request(worker, answering, response->status);
@@ -283,15 +283,15 @@ static void label_request(const struct http_request *http, char *label, size_t s
 	*text.at = '\0';
 }
 
-static void serve_fastcgi_request(void *context, struct fastcgi_request *request)
+static void serve_fcgi_request(void *context, struct fcgi_request *request)
 {
 	struct fastcgi_worker *worker = context;
 	struct http_request http = {
-	    .method = fastcgi_param(request, "REQUEST_METHOD"),
-	    .request_uri = fastcgi_param(request, "REQUEST_URI"),
-	    .script_name = fastcgi_param(request, "SCRIPT_NAME"),
-	    .path_info = fastcgi_param(request, "PATH_INFO"),
-	    .query_string = fastcgi_param(request, "QUERY_STRING"),
+	    .method = fcgi_param(request, "REQUEST_METHOD"),
+	    .request_uri = fcgi_param(request, "REQUEST_URI"),
+	    .script_name = fcgi_param(request, "SCRIPT_NAME"),
+	    .path_info = fcgi_param(request, "PATH_INFO"),
+	    .query_string = fcgi_param(request, "QUERY_STRING"),
 	    .status_path = worker->options->status_path,
 	};
 	struct http_response response;
@@ -304,7 +304,7 @@ static void serve_fastcgi_request(void *context, struct fastcgi_request *request
 	label_request(&http, answering.request, sizeof answering.request);
 	memcpy(worker->activity->request, answering.request, sizeof answering.request);
 	struct route route = route_request(&http);
-	if (fastcgi_is_too_large(request))
+	if (fcgi_is_too_large(request))
 		route = (struct route){.endpoint = ENDPOINT_NONE, .status = 413, .query = ""};
 	answering.route = counted_route(route.endpoint);
 	/* Without memory for a pending answer, the store is asked at once. */
@@ -386,19 +386,19 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 		app_destroy(worker.app);
 		return 0;
 	}
-	if (fastcgi_init(error, sizeof error) != 0) {
+	if (fcgi_init(error, sizeof error) != 0) {
 		log_line("%s", error);
 		exit_code = EX_CONFIG;
 		goto done;
 	}
-	struct fastcgi_settings fastcgi = {
+	struct fcgi_settings fcgi = {
 	    .max_request_bytes = options->max_request_bytes,
 	    .advertised_connections = (long)options->max_connections * options->workers,
-	    .serve = serve_fastcgi_request,
+	    .serve = serve_fcgi_request,
 	    .context = &worker,
 	};
 	struct loop_protocol protocol;
-	fastcgi_protocol(&fastcgi, &protocol);
+	fcgi_protocol(&fcgi, &protocol);
 	struct loop_settings settings = {
 	    .listen_fd = listen_fd,
 	    .allowed_peers = options->allowed_peers,
@@ -406,7 +406,7 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	    .keepalive_timeout_ms = options->keepalive_timeout * 1000LL,
 	    .max_connections = options->max_connections,
 	    /* A whole request, one record being read and one read's room. */
-	    .max_input_bytes = options->max_request_bytes + 2 * FASTCGI_RECORD_MAX + 64 * 1024,
+	    .max_input_bytes = options->max_request_bytes + 2 * FCGI_RECORD_MAX + 64 * 1024,
 	    .supervisor = supervisor,
 	    .stop = &stop_requested,
 	    .linger = &activity->linger,

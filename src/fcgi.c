@@ -1,5 +1,5 @@
-/* fastcgi.c: FastCGI on the loop's connections: every record checked first, management records answered here, libfcgi used on memory only. */
-#include "fastcgi.h"
+/* fcgi.c: FastCGI on the loop's connections: every record checked first, management records answered here, libfcgi used on memory only. */
+#include "fcgi.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -24,20 +24,20 @@
  * size; a larger one (a huge page of orders) is given back. */
 #define OUTPUT_KEPT ((size_t)256 * 1024)
 
-struct fastcgi_request {
+struct fcgi_request {
 	FCGX_Request libfcgi;
 	int keep_connection;
 	int too_large;
 };
 
 /* Each connection's protocol state (loop_state). */
-struct fastcgi_connection {
+struct fcgi_connection {
 	struct framing framing;
-	struct fastcgi_request request; /* one request at a time on a connection */
+	struct fcgi_request request; /* one request at a time on a connection */
 };
 
 /* What libfcgi reads now and where what it writes goes: a worker hands
- * libfcgi one request at a time. The counts tell fastcgi_init
+ * libfcgi one request at a time. The counts tell fcgi_init
  * whose OS_Read and OS_Write libfcgi calls. */
 static struct {
 	const unsigned char *next;
@@ -123,7 +123,7 @@ int OS_Accept(int listen_sock, int fail_on_intr, const char *webServerAddrs)
 
 /* libfcgi reads the request stream: its BEGIN_REQUEST and parameters are
  * decoded, and the stream is left at FCGI_STDIN. 0, or libfcgi's error. */
-static int decode(struct fastcgi_request *request, const unsigned char *stream, size_t length)
+static int decode(struct fcgi_request *request, const unsigned char *stream, size_t length)
 {
 	/* No listening socket: libfcgi must never accept one. */
 	FCGX_InitRequest(&request->libfcgi, -1, 0);
@@ -142,7 +142,7 @@ static int decode(struct fastcgi_request *request, const unsigned char *stream, 
 /* libfcgi formats the answer and ends the request (FCGX_Finish_r frees
  * what decode allocated). The records are in library_output until
  * end_output. */
-static void format_answer(struct fastcgi_request *request, const char *head, size_t head_length, const char *body,
+static void format_answer(struct fcgi_request *request, const char *head, size_t head_length, const char *body,
 			  size_t body_length)
 {
 	library_output.length = 0;
@@ -167,21 +167,21 @@ static void end_output(void)
 	}
 }
 
-const char *fastcgi_param(const struct fastcgi_request *request, const char *name)
+const char *fcgi_param(const struct fcgi_request *request, const char *name)
 {
 	return FCGX_GetParam(name, request->libfcgi.envp);
 }
 
-int fastcgi_is_too_large(const struct fastcgi_request *request)
+int fcgi_is_too_large(const struct fcgi_request *request)
 {
 	return request->too_large;
 }
 
-void fastcgi_answer(struct fastcgi_request *request, const char *head, size_t head_length, const char *body,
+void fcgi_answer(struct fcgi_request *request, const char *head, size_t head_length, const char *body,
 		    size_t body_length)
 {
-	struct fastcgi_connection *state =
-	    (struct fastcgi_connection *)((char *)request - offsetof(struct fastcgi_connection, request));
+	struct fcgi_connection *state =
+	    (struct fcgi_connection *)((char *)request - offsetof(struct fcgi_connection, request));
 	struct loop_connection *connection = loop_connection_of(state);
 
 	format_answer(request, head, head_length, body, body_length);
@@ -196,10 +196,10 @@ void fastcgi_answer(struct fastcgi_request *request, const char *head, size_t he
 
 /* The request is whole (or past the limit): libfcgi decodes it, and the
  * serve function has it. */
-static void hand_over(const struct fastcgi_settings *settings, struct loop_connection *connection,
-		      struct fastcgi_connection *state, unsigned char *input, const struct framing_result *result)
+static void hand_over(const struct fcgi_settings *settings, struct loop_connection *connection,
+		      struct fcgi_connection *state, unsigned char *input, const struct framing_result *result)
 {
-	struct fastcgi_request *request = &state->request;
+	struct fcgi_request *request = &state->request;
 	unsigned char *allocated;
 	size_t length = 0;
 
@@ -225,7 +225,7 @@ static void hand_over(const struct fastcgi_settings *settings, struct loop_conne
 }
 
 /* Answers a record on the loop's behalf; 0 when the connection goes on. */
-static int answer_record(const struct fastcgi_settings *settings, struct loop_connection *connection,
+static int answer_record(const struct fcgi_settings *settings, struct loop_connection *connection,
 			 const struct framing_result *result)
 {
 	unsigned char reply[FRAMING_REPLY_ROOM];
@@ -262,8 +262,8 @@ static int answer_record(const struct fastcgi_settings *settings, struct loop_co
 
 static size_t use_input(void *context, struct loop_connection *connection, unsigned char *input, size_t *length)
 {
-	const struct fastcgi_settings *settings = context;
-	struct fastcgi_connection *state = loop_state(connection);
+	const struct fcgi_settings *settings = context;
+	struct fcgi_connection *state = loop_state(connection);
 	struct framing_result result;
 
 	state->framing.max_request_bytes = settings->max_request_bytes;
@@ -287,14 +287,14 @@ static size_t use_input(void *context, struct loop_connection *connection, unsig
 	}
 }
 
-void fastcgi_protocol(const struct fastcgi_settings *settings, struct loop_protocol *protocol)
+void fcgi_protocol(const struct fcgi_settings *settings, struct loop_protocol *protocol)
 {
-	protocol->state_size = sizeof(struct fastcgi_connection);
+	protocol->state_size = sizeof(struct fcgi_connection);
 	protocol->input = use_input;
 	protocol->context = (void *)settings;
 }
 
-int fastcgi_init(char *error, size_t error_size)
+int fcgi_init(char *error, size_t error_size)
 {
 	/* A request of one parameter, PROBE=1, and its answer "x". */
 	static const unsigned char probe[] = {
@@ -303,7 +303,7 @@ int fastcgi_init(char *error, size_t error_size)
 	    FCGI_VERSION_1, FCGI_PARAMS, 0, 1, 0, 0, 0, 0,
 	    FCGI_VERSION_1, FCGI_STDIN, 0, 1, 0, 0, 0, 0,
 	};
-	struct fastcgi_request request;
+	struct fcgi_request request;
 	unsigned long reads = library_input.reads, writes = library_output.writes;
 
 	if (FCGX_Init() != 0) {
@@ -313,7 +313,7 @@ int fastcgi_init(char *error, size_t error_size)
 
 	int decoded = decode(&request, probe, sizeof probe) == 0;
 	/* Before the answer: FCGX_Finish_r frees the parameters. */
-	const char *value = decoded ? fastcgi_param(&request, "PROBE") : NULL;
+	const char *value = decoded ? fcgi_param(&request, "PROBE") : NULL;
 	int value_read = value != NULL && strcmp(value, "1") == 0;
 	if (decoded) {
 		format_answer(&request, "x", 1, NULL, 0);

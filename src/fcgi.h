@@ -1,6 +1,6 @@
-/* fastcgi.h: FastCGI on the loop's connections: every record checked first, management records answered here, libfcgi used on memory only. */
-#ifndef WEBAPI_FASTCGI_H
-#define WEBAPI_FASTCGI_H
+/* fcgi.h: FastCGI on the loop's connections: every record checked first, management records answered here, libfcgi used on memory only. */
+#ifndef WEBAPI_FCGI_H
+#define WEBAPI_FCGI_H
 
 /*
  * Why this exists: libfcgi is made to own a blocking socket; here it owns
@@ -13,7 +13,7 @@
  * place of its own: they serve the request handed over from memory, and
  * gather the answer for the loop to send. The descriptor libfcgi is given
  * is never an open one, so no fallback to read(2) or write(2) can reach a
- * socket; fastcgi_init refuses a libfcgi that calls its own.
+ * socket; fcgi_init refuses a libfcgi that calls its own.
  */
 
 #include <stddef.h>
@@ -21,39 +21,39 @@
 #include "loop.h"
 
 /* One request on one connection, from its hand-over to its answer. */
-struct fastcgi_request;
+struct fcgi_request;
 
-/* Answers the request now or later, with fastcgi_answer. */
-typedef void (*fastcgi_serve_fn)(void *context, struct fastcgi_request *request);
+/* Answers the request now or later, with fcgi_answer. */
+typedef void (*fcgi_serve_fn)(void *context, struct fcgi_request *request);
 
-struct fastcgi_settings {
+struct fcgi_settings {
 	size_t max_request_bytes;	/* a request's parameters and body; past it, 413 */
 	long advertised_connections;	/* FCGI_MAX_CONNS: what all workers together take */
-	fastcgi_serve_fn serve;
+	fcgi_serve_fn serve;
 	void *context;
 };
 
 /* The most bytes one record takes: its header, content and padding. */
-#define FASTCGI_RECORD_MAX (8 + 65535 + 255)
+#define FCGI_RECORD_MAX (8 + 65535 + 255)
 
 /* Readies libfcgi, and checks, before any request, that it calls this
  * program's OS_Read and OS_Write: a libfcgi linked with
  * -Bsymbolic-functions calls its own. 0, or -1 with the reason in error. */
-int fastcgi_init(char *error, size_t error_size);
+int fcgi_init(char *error, size_t error_size);
 
 /* The protocol for loop_create; settings must outlive the loop. */
-void fastcgi_protocol(const struct fastcgi_settings *settings, struct loop_protocol *protocol);
+void fcgi_protocol(const struct fcgi_settings *settings, struct loop_protocol *protocol);
 
 /* A parameter of the request (REQUEST_METHOD, ...), NULL when not sent. */
-const char *fastcgi_param(const struct fastcgi_request *request, const char *name);
+const char *fcgi_param(const struct fcgi_request *request, const char *name);
 
 /* The request passed max_request_bytes: none of its parameters are
  * decoded, and it is to be answered 413 (the connection then closes). */
-int fastcgi_is_too_large(const struct fastcgi_request *request);
+int fcgi_is_too_large(const struct fcgi_request *request);
 
 /* Sends the answer (the CGI head, then the body) as FCGI_STDOUT, and
  * FCGI_END_REQUEST: the request is over. */
-void fastcgi_answer(struct fastcgi_request *request, const char *head, size_t head_length, const char *body,
+void fcgi_answer(struct fcgi_request *request, const char *head, size_t head_length, const char *body,
 		    size_t body_length);
 
 #endif
