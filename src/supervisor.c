@@ -35,9 +35,10 @@
  * slow to be scheduled on a busy machine is left alone until
  * --request-timeout. */
 #define STALL_MS 2000
-/* Workers replaced by SIGHUP may still be finishing a request when the
+/* Workers replaced by SIGHUP may still be finishing a request, or keeping
+ * a front's idle kept connections open (up to --request-timeout), when the
  * next SIGHUP comes: room for that many generations. */
-#define GENERATIONS 4
+#define GENERATIONS 8
 /* How often systemd's STATUS= line is refreshed. */
 #define STATUS_EVERY_MS 5000
 /* The environment variable through which an upgraded copy tells the old
