@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -31,8 +31,12 @@
 #define ACCEPTS_PER_WAKE 32
 /* The loop wakes at least this often to refresh its heartbeat. */
 #define HEARTBEAT_MS 250
-/* Out of descriptors or memory: how long accepting pauses. */
+/* Out of descriptors or memory: how long accepting pauses; at the cap with
+ * no connection to close, how often it looks again. */
 #define ACCEPT_PAUSE_MS 100
+/* A new connection that has sent nothing for this long may be closed to
+ * make room: a web server writes its request as it connects. */
+#define NEW_CONNECTION_GRACE_MS 1000
 
 struct loop_connection {
 	struct loop *loop;
@@ -40,6 +44,7 @@ struct loop_connection {
 	enum loop_phase phase;
 	int closing;	      /* scheduled to close at the end of this turn, or closed */
 	int close_after_send; /* closes once the output is written */
+	int reset;	      /* its peer took none of its output: reset, not closed */
 	int registered;	      /* in the epoll set */
 	int drained;	      /* the last read came short: the next bytes are an edge */
 	int fresh_input;      /* input the protocol has not been shown */
@@ -86,6 +91,7 @@ struct loop {
 	unsigned source_events;
 	unsigned source_generation;
 	int listening;		       /* the listening socket is in the epoll set */
+	int at_cap;		       /* stopped listening: every slot is taken, none can be freed */
 	long long accept_paused_until; /* 0: not paused for lack of descriptors */
 	int stopping;
 	int lingering; /* stopping, and kept connections stay open (loop_settings.linger) */
@@ -195,6 +201,7 @@ static void start_listening(struct loop *loop)
 		return;
 	}
 	loop->listening = 1;
+	loop->at_cap = 0;
 }
 
 /* EPOLLEXCLUSIVE cannot be modified, only removed and added again. */
@@ -246,6 +253,12 @@ static void run_closes(struct loop *loop)
 		loop->closes = connection->close_next;
 		connection->close_next = NULL;
 		if (connection->fd >= 0) {
+			/* A FIN would wait behind the output the peer does not
+			 * take, and the kernel would keep both: a reset drops
+			 * them, and the peer sees it without reading. */
+			struct linger abort = {.l_onoff = 1, .l_linger = 0};
+			if (connection->reset)
+				setsockopt(connection->fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
 			close(connection->fd);
 			connection->fd = -1;
 		}
@@ -570,15 +583,27 @@ static struct loop_connection *new_connection(struct loop *loop, int fd)
 }
 
 /* At the cap, the connection that has waited longest without a request
- * makes room, once a new one is really there: a new connection is never
- * refused while a kept one idles, and none is closed for nothing. */
+ * makes room, once a new one is really there: a kept one waiting for its
+ * next request, or a new one that has sent nothing for a second. One that
+ * has just connected is about to send its request, and is never closed
+ * for another; none is closed for a connection that never came. */
+static struct loop_connection *room_maker(const struct loop *loop, long long now)
+{
+	for (struct loop_connection *connection = loop->idle.head; connection != NULL; connection = connection->next)
+		if (!connection->closing && !connection->close_after_send &&
+		    (connection->answered || now - connection->since_ms >= NEW_CONNECTION_GRACE_MS))
+			return connection;
+	return NULL;
+}
+
 static void accept_connections(struct loop *loop)
 {
 	for (int accepted = 0; accepted < ACCEPTS_PER_WAKE && loop->listening; accepted++) {
-		if (loop->open_connections >= loop->settings.max_connections && loop->idle.head == NULL) {
-			/* Every slot holds a request in progress: the rest wait
-			 * in the backlog until one is answered. */
+		if (loop->open_connections >= loop->settings.max_connections && room_maker(loop, monotonic_ms()) == NULL) {
+			/* Every slot is taken and none can be freed: the rest
+			 * wait in the backlog until one is. */
 			stop_listening(loop);
+			loop->at_cap = 1;
 			return;
 		}
 		int fd = accept_connection(loop->settings.listen_fd, loop->settings.allowed_peers);
@@ -603,7 +628,7 @@ static void accept_connections(struct loop *loop)
 		connection->since_ms = monotonic_ms();
 		publish_gauges(loop);
 		if (loop->open_connections > loop->settings.max_connections)
-			schedule_close(loop, loop->idle.head);
+			schedule_close(loop, room_maker(loop, monotonic_ms()));
 		/* lighttpd writes its request right after connecting: it is
 		 * usually waiting already, and costs no epoll round. */
 		use_input(loop, connection);
@@ -634,8 +659,9 @@ static void close_expired(struct loop *loop, long long now)
 		schedule_close(loop, loop->receiving.head);
 	}
 	while (loop->sending.head != NULL && now - loop->sending.head->send_since_ms >= request_timeout) {
-		log_limited("closed a connection that took none of its answer for --request-timeout %lld s",
+		log_limited("reset a connection that took none of its answer for --request-timeout %lld s",
 			    request_timeout / 1000);
+		loop->sending.head->reset = 1;
 		schedule_close(loop, loop->sending.head);
 	}
 	while (loop->idle.head != NULL && now - loop->idle.head->since_ms >= idle_timeout_ms(loop))
@@ -654,6 +680,8 @@ static int next_wake_ms(const struct loop *loop, long long now)
 		wake = loop->idle.head->since_ms + idle_timeout_ms(loop);
 	if (loop->accept_paused_until != 0 && loop->accept_paused_until < wake)
 		wake = loop->accept_paused_until;
+	if (loop->at_cap && now + ACCEPT_PAUSE_MS < wake)
+		wake = now + ACCEPT_PAUSE_MS;
 	return wake > now ? (int)(wake - now) : 0;
 }
 
@@ -751,6 +779,9 @@ int loop_run(struct loop *loop)
 			loop->accept_paused_until = 0;
 			start_listening(loop);
 		}
+		if (loop->at_cap && (loop->open_connections < loop->settings.max_connections ||
+				     room_maker(loop, now) != NULL))
+			start_listening(loop);
 		close_expired(loop, now);
 		finish_turn(loop);
 		if (loop->stopping && is_done(loop))
