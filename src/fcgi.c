@@ -1,4 +1,4 @@
-/* fcgi.c: FastCGI on the loop's connections: every record checked first, management records answered here, libfcgi used on memory only. */
+/* fcgi.c: FastCGI on the loop's connections: records checked first, management answered here, libfcgi on memory. */
 #include "fcgi.h"
 
 #include <errno.h>
@@ -84,7 +84,7 @@ int OS_Write(int fd, char *buf, size_t len)
 		return -1;
 	}
 	if (library_output.length + len > library_output.capacity) {
-		size_t capacity = library_output.capacity > 0 ? library_output.capacity : 16 * 1024;
+		size_t capacity = library_output.capacity > 0 ? library_output.capacity : (size_t)16 * 1024;
 		while (capacity < library_output.length + len)
 			capacity *= 2;
 		unsigned char *grown = realloc(library_output.bytes, capacity);
@@ -178,7 +178,7 @@ int fcgi_is_too_large(const struct fcgi_request *request)
 }
 
 void fcgi_answer(struct fcgi_request *request, const char *head, size_t head_length, const char *body,
-		    size_t body_length)
+		 size_t body_length)
 {
 	struct fcgi_connection *state =
 	    (struct fcgi_connection *)((char *)request - offsetof(struct fcgi_connection, request));
@@ -297,12 +297,15 @@ void fcgi_protocol(const struct fcgi_settings *settings, struct loop_protocol *p
 int fcgi_init(char *error, size_t error_size)
 {
 	/* A request of one parameter, PROBE=1, and its answer "x". */
+	/* clang-format off */
 	static const unsigned char probe[] = {
 	    FCGI_VERSION_1, FCGI_BEGIN_REQUEST, 0, 1, 0, 8, 0, 0, 0, FCGI_RESPONDER, 0, 0, 0, 0, 0, 0,
 	    FCGI_VERSION_1, FCGI_PARAMS, 0, 1, 0, 8, 0, 0, 5, 1, 'P', 'R', 'O', 'B', 'E', '1',
 	    FCGI_VERSION_1, FCGI_PARAMS, 0, 1, 0, 0, 0, 0,
 	    FCGI_VERSION_1, FCGI_STDIN, 0, 1, 0, 0, 0, 0,
 	};
+	/* clang-format on */
+
 	struct fcgi_request request;
 	unsigned long reads = library_input.reads, writes = library_output.writes;
 

@@ -1,4 +1,4 @@
-/* fcgi.h: FastCGI on the loop's connections: every record checked first, management records answered here, libfcgi used on memory only. */
+/* fcgi.h: FastCGI on the loop's connections: records checked first, management answered here, libfcgi on memory. */
 #ifndef WEBAPI_FCGI_H
 #define WEBAPI_FCGI_H
 
@@ -27,8 +27,8 @@ struct fcgi_request;
 typedef void (*fcgi_serve_fn)(void *context, struct fcgi_request *request);
 
 struct fcgi_settings {
-	size_t max_request_bytes;	/* a request's parameters and body; past it, 413 */
-	long advertised_connections;	/* FCGI_MAX_CONNS: what all workers together take */
+	size_t max_request_bytes;    /* a request's parameters and body; past it, 413 */
+	long advertised_connections; /* FCGI_MAX_CONNS: what all workers together take */
 	fcgi_serve_fn serve;
 	void *context;
 };
@@ -54,6 +54,6 @@ int fcgi_is_too_large(const struct fcgi_request *request);
 /* Sends the answer (the CGI head, then the body) as FCGI_STDOUT, and
  * FCGI_END_REQUEST: the request is over. */
 void fcgi_answer(struct fcgi_request *request, const char *head, size_t head_length, const char *body,
-		    size_t body_length);
+		 size_t body_length);
 
 #endif

@@ -1,4 +1,4 @@
-/* framing.c: checks every FastCGI record a connection sends, keeping its place between reads, before libfcgi sees a byte. */
+/* framing.c: every FastCGI record checked as it comes, its place kept between reads, before libfcgi sees a byte. */
 #include "framing.h"
 
 #include <stdio.h>
@@ -79,8 +79,8 @@ static int params_are_whole(const unsigned char *params, size_t length)
 	while (offset < length) {
 		size_t name_length, value_length;
 		if (read_pair_length(params, length, &offset, &name_length) != 0 ||
-		    read_pair_length(params, length, &offset, &value_length) != 0 ||
-		    name_length > length - offset || value_length > length - offset - name_length)
+		    read_pair_length(params, length, &offset, &value_length) != 0 || name_length > length - offset ||
+		    value_length > length - offset - name_length)
 			return 0;
 		offset += name_length + value_length;
 	}
@@ -215,7 +215,8 @@ void framing_next(struct framing *framing, unsigned char *input, size_t *length,
 		if (framing->phase == FRAMING_BETWEEN) {
 			/* Records of no open request: an abort that crossed
 			 * our answer, or the rest of a request refused. */
-			if (record.type == FCGI_BEGIN_REQUEST && begin_request(framing, input, at, &record, result) != 0)
+			if (record.type == FCGI_BEGIN_REQUEST &&
+			    begin_request(framing, input, at, &record, result) != 0)
 				return;
 			continue;
 		}
@@ -260,7 +261,7 @@ size_t framing_take(struct framing *framing)
 static unsigned char *build_long_stream(const struct framing *framing, const unsigned char *input, size_t *length)
 {
 	size_t records = (framing->params_length + RECORD_MAX - 1) / RECORD_MAX;
-	size_t total = BEGIN_LENGTH + records * FCGI_HEADER_LEN + framing->params_length + 2 * FCGI_HEADER_LEN;
+	size_t total = BEGIN_LENGTH + records * FCGI_HEADER_LEN + framing->params_length + (size_t)2 * FCGI_HEADER_LEN;
 	unsigned char *stream = malloc(total);
 
 	if (stream == NULL)
@@ -268,7 +269,8 @@ static unsigned char *build_long_stream(const struct framing *framing, const uns
 	memcpy(stream, input, BEGIN_LENGTH);
 	size_t used = BEGIN_LENGTH;
 	for (size_t offset = 0; offset < framing->params_length; offset += RECORD_MAX) {
-		size_t piece = framing->params_length - offset < RECORD_MAX ? framing->params_length - offset : RECORD_MAX;
+		size_t piece =
+		    framing->params_length - offset < RECORD_MAX ? framing->params_length - offset : RECORD_MAX;
 		put_header(stream + used, FCGI_PARAMS, framing->request_id, piece, 0);
 		memcpy(stream + used + FCGI_HEADER_LEN, input + PARAMS_AT + offset, piece);
 		used += FCGI_HEADER_LEN + piece;
@@ -289,12 +291,12 @@ const unsigned char *framing_request_stream(struct framing *framing, unsigned ch
 		/* Refused part way (past the limit): the BEGIN_REQUEST and
 		 * empty streams, apart, since the input after the
 		 * BEGIN_REQUEST may be as short as one byte. */
-		*allocated = malloc(BEGIN_LENGTH + 2 * FCGI_HEADER_LEN);
+		*allocated = malloc(BEGIN_LENGTH + (size_t)2 * FCGI_HEADER_LEN);
 		if (*allocated != NULL) {
 			memcpy(*allocated, input, BEGIN_LENGTH);
 			put_header(*allocated + BEGIN_LENGTH, FCGI_PARAMS, framing->request_id, 0, 0);
 			put_header(*allocated + PARAMS_AT, FCGI_STDIN, framing->request_id, 0, 0);
-			*stream_length = BEGIN_LENGTH + 2 * FCGI_HEADER_LEN;
+			*stream_length = BEGIN_LENGTH + (size_t)2 * FCGI_HEADER_LEN;
 		}
 		end_request_state(framing);
 		return *allocated;
@@ -354,8 +356,10 @@ size_t framing_management_reply(const struct framing_result *scan, long max_conn
 		const char *name = (const char *)scan->content + offset;
 		offset += name_length + value_length;
 		/* The names are libfcgi's and the specification's own. */
-		int is_max_conns = name_length == sizeof FCGI_MAX_CONNS - 1 && memcmp(name, FCGI_MAX_CONNS, name_length) == 0;
-		int is_max_reqs = name_length == sizeof FCGI_MAX_REQS - 1 && memcmp(name, FCGI_MAX_REQS, name_length) == 0;
+		int is_max_conns =
+		    name_length == sizeof FCGI_MAX_CONNS - 1 && memcmp(name, FCGI_MAX_CONNS, name_length) == 0;
+		int is_max_reqs =
+		    name_length == sizeof FCGI_MAX_REQS - 1 && memcmp(name, FCGI_MAX_REQS, name_length) == 0;
 		if (is_max_conns || is_max_reqs)
 			used = put_pair(content, used, room, name, name_length, connections, connections_length);
 		else if (name_length == sizeof FCGI_MPXS_CONNS - 1 && memcmp(name, FCGI_MPXS_CONNS, name_length) == 0)

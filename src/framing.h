@@ -1,4 +1,4 @@
-/* framing.h: checks every FastCGI record a connection sends, keeping its place between reads, before libfcgi sees a byte. */
+/* framing.h: every FastCGI record checked as it comes, its place kept between reads, before libfcgi sees a byte. */
 #ifndef WEBAPI_FRAMING_H
 #define WEBAPI_FRAMING_H
 
@@ -18,29 +18,29 @@
 #include <stddef.h>
 
 enum framing_verdict {
-	FRAMING_INCOMPLETE,	/* wait for more bytes */
-	FRAMING_REQUEST_READY,	/* the request is whole: framing_request_stream */
-	FRAMING_MANAGEMENT,	/* a management record (request id 0) to answer */
-	FRAMING_ABORTED,	/* the open request was aborted: FCGI_REQUEST_COMPLETE */
-	FRAMING_UNKNOWN_ROLE,	/* a BEGIN_REQUEST for another role than responder */
-	FRAMING_CANT_MPX,	/* a BEGIN_REQUEST of a second request while one is open */
-	FRAMING_TOO_LARGE,	/* the open request passed the limit: answer 413, then close */
-	FRAMING_MALFORMED,	/* a protocol error: close the connection at once */
+	FRAMING_INCOMPLETE,    /* wait for more bytes */
+	FRAMING_REQUEST_READY, /* the request is whole: framing_request_stream */
+	FRAMING_MANAGEMENT,    /* a management record (request id 0) to answer */
+	FRAMING_ABORTED,       /* the open request was aborted: FCGI_REQUEST_COMPLETE */
+	FRAMING_UNKNOWN_ROLE,  /* a BEGIN_REQUEST for another role than responder */
+	FRAMING_CANT_MPX,      /* a BEGIN_REQUEST of a second request while one is open */
+	FRAMING_TOO_LARGE,     /* the open request passed the limit: answer 413, then close */
+	FRAMING_MALFORMED,     /* a protocol error: close the connection at once */
 };
 
 enum framing_phase {
-	FRAMING_BETWEEN,      /* no request open */
-	FRAMING_PARAMS,	      /* FCGI_PARAMS until the empty one */
-	FRAMING_STDIN,	      /* FCGI_STDIN until the empty one */
+	FRAMING_BETWEEN, /* no request open */
+	FRAMING_PARAMS,	 /* FCGI_PARAMS until the empty one */
+	FRAMING_STDIN,	 /* FCGI_STDIN until the empty one */
 };
 
 /* One connection's place in its input. Offsets count from the start of
  * the input not yet taken (framing_take). */
 struct framing {
-	size_t parsed;		 /* where the next record starts */
-	size_t kept;		 /* the open request's packed bytes at the start */
-	size_t params_length;	 /* of them, the parameters' bytes */
-	size_t request_bytes;	 /* its parameters and body so far */
+	size_t parsed;		  /* where the next record starts */
+	size_t kept;		  /* the open request's packed bytes at the start */
+	size_t params_length;	  /* of them, the parameters' bytes */
+	size_t request_bytes;	  /* its parameters and body so far */
 	size_t max_request_bytes; /* set by the owner */
 	unsigned request_id;
 	int keep_connection;
@@ -49,12 +49,12 @@ struct framing {
 
 struct framing_result {
 	enum framing_verdict verdict;
-	unsigned request_id;		/* every verdict but INCOMPLETE, MANAGEMENT, MALFORMED */
-	int keep_connection;		/* likewise: FCGI_KEEP_CONN was set */
-	int management_type;		/* MANAGEMENT: the record's type */
-	const unsigned char *content;	/* MANAGEMENT: its content, valid until the input changes */
+	unsigned request_id;	      /* every verdict but INCOMPLETE, MANAGEMENT, MALFORMED */
+	int keep_connection;	      /* likewise: FCGI_KEEP_CONN was set */
+	int management_type;	      /* MANAGEMENT: the record's type */
+	const unsigned char *content; /* MANAGEMENT: its content, valid until the input changes */
 	size_t content_length;
-	const char *reason;		/* MALFORMED: what was wrong, for the log */
+	const char *reason; /* MALFORMED: what was wrong, for the log */
 };
 
 /* Judges the next records of input[0, *length): stops at the first one

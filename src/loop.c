@@ -1,4 +1,4 @@
-/* loop.c: a worker's event loop: the listening socket, every connection's bytes in and out, their deadlines and the cap. */
+/* loop.c: a worker's event loop: the listening socket, every connection's bytes in and out, deadlines, the cap. */
 #include "loop.h"
 
 #include <errno.h>
@@ -42,16 +42,16 @@ struct loop_connection {
 	struct loop *loop;
 	int fd;
 	enum loop_phase phase;
-	int closing;	      /* scheduled to close at the end of this turn, or closed */
-	int close_after_send; /* closes once the output is written */
-	int reset;	      /* its peer took none of its output: reset, not closed */
-	int registered;	      /* in the epoll set */
-	int drained;	      /* the last read came short: the next bytes are an edge */
-	int fresh_input;      /* input the protocol has not been shown */
-	int answered;	      /* has answered a request: a kept connection */
-	int counted_as_kept;  /* in loop->kept_connections */
-	int posted;	      /* in the job list */
-	long long since_ms;   /* when the phase began */
+	int closing;		 /* scheduled to close at the end of this turn, or closed */
+	int close_after_send;	 /* closes once the output is written */
+	int reset;		 /* its peer took none of its output: reset, not closed */
+	int registered;		 /* in the epoll set */
+	int drained;		 /* the last read came short: the next bytes are an edge */
+	int fresh_input;	 /* input the protocol has not been shown */
+	int answered;		 /* has answered a request: a kept connection */
+	int counted_as_kept;	 /* in loop->kept_connections */
+	int posted;		 /* in the job list */
+	long long since_ms;	 /* when the phase began */
 	long long send_since_ms; /* the output's last progress */
 	/* Input not used yet; NULL while there is none (the loop's window
 	 * serves the next read). */
@@ -385,8 +385,7 @@ void loop_send(struct loop_connection *connection, const void *bytes, size_t len
 
 /* Keeps bytes not used yet in the connection's own memory: the window is
  * the loop's, and the next connection's. */
-static void keep_input(struct loop *loop, struct loop_connection *connection, const unsigned char *bytes,
-		       size_t length)
+static void keep_input(struct loop *loop, struct loop_connection *connection, const unsigned char *bytes, size_t length)
 {
 	if (grow(&connection->input, &connection->input_capacity, length) != 0) {
 		log_limited("out of memory keeping %zu bytes a connection sent; closing it", length);
@@ -599,7 +598,8 @@ static struct loop_connection *room_maker(const struct loop *loop, long long now
 static void accept_connections(struct loop *loop)
 {
 	for (int accepted = 0; accepted < ACCEPTS_PER_WAKE && loop->listening; accepted++) {
-		if (loop->open_connections >= loop->settings.max_connections && room_maker(loop, monotonic_ms()) == NULL) {
+		if (loop->open_connections >= loop->settings.max_connections &&
+		    room_maker(loop, monotonic_ms()) == NULL) {
 			/* Every slot is taken and none can be freed: the rest
 			 * wait in the backlog until one is. */
 			stop_listening(loop);
@@ -779,8 +779,8 @@ int loop_run(struct loop *loop)
 			loop->accept_paused_until = 0;
 			start_listening(loop);
 		}
-		if (loop->at_cap && (loop->open_connections < loop->settings.max_connections ||
-				     room_maker(loop, now) != NULL))
+		if (loop->at_cap &&
+		    (loop->open_connections < loop->settings.max_connections || room_maker(loop, now) != NULL))
 			start_listening(loop);
 		close_expired(loop, now);
 		finish_turn(loop);

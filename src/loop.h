@@ -1,4 +1,4 @@
-/* loop.h: a worker's event loop: the listening socket, every connection's bytes in and out, their deadlines and the cap. */
+/* loop.h: a worker's event loop: the listening socket, every connection's bytes in and out, deadlines, the cap. */
 #ifndef WEBAPI_LOOP_H
 #define WEBAPI_LOOP_H
 
@@ -77,10 +77,10 @@ struct loop_protocol {
  * wait the loop asks what it wants (want), and calls ready with the epoll
  * events that came, or with 0 once deadline_ms has passed. */
 struct loop_source_wants {
-	int fd;			 /* -1: nothing to wait on */
-	unsigned events;	 /* EPOLLIN, EPOLLOUT */
-	unsigned generation;	 /* changes with each new connection */
-	long long deadline_ms;	 /* monotonic_ms(); 0: none */
+	int fd;		       /* -1: nothing to wait on */
+	unsigned events;       /* EPOLLIN, EPOLLOUT */
+	unsigned generation;   /* changes with each new connection */
+	long long deadline_ms; /* monotonic_ms(); 0: none */
 };
 struct loop_source {
 	void (*want)(void *context, struct loop_source_wants *wants);

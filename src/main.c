@@ -39,7 +39,7 @@
  * connection the responder is closing at that moment gets an error. */
 #define DEFAULT_KEEPALIVE_TIMEOUT 75
 /* A request from lighttpd or nginx is about 1 KiB; no endpoint reads a body. */
-#define DEFAULT_MAX_REQUEST_BYTES (1024 * 1024)
+#define DEFAULT_MAX_REQUEST_BYTES ((size_t)1024 * 1024)
 /* Descriptors a worker keeps for itself (store, log, epoll) beyond its
  * connections. */
 #define RESERVED_DESCRIPTORS 32

@@ -65,7 +65,7 @@ struct supervisor {
 	const struct options *options;
 	int listen_fd;
 	struct status_board board; /* the shared mapping, as the status page reads it */
-	struct worker *workers; /* options->workers * GENERATIONS records */
+	struct worker *workers;	   /* options->workers * GENERATIONS records */
 	int worker_capacity;
 	struct position *positions;
 	int served; /* a worker got as far as serving: start-up is over */

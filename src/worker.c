@@ -163,7 +163,7 @@ struct answering {
 	long long store_wait_before_us; /* the store's total wait when it started */
 	long long pending_since_us;	/* 0: answered without waiting in the loop */
 	enum status_route route;
-	char request[sizeof ((struct worker_activity *)0)->request];
+	char request[sizeof((struct worker_activity *)0)->request];
 };
 
 /* A request whose answer waits for the database: what sends it then. */
@@ -216,8 +216,8 @@ static void count_request(struct fastcgi_worker *worker, const struct answering 
 }
 
 /* Sends the answer, and counts the request. */
-static void write_answer(struct fastcgi_worker *worker, struct fcgi_request *request,
-			 const struct answering *answering, const struct http_response *response)
+static void write_answer(struct fastcgi_worker *worker, struct fcgi_request *request, const struct answering *answering,
+			 const struct http_response *response)
 {
 	char head[256];
 	size_t head_length = format_response_head(response, head, sizeof head);
@@ -226,7 +226,7 @@ static void write_answer(struct fastcgi_worker *worker, struct fcgi_request *req
 	 * a crash's log line: this request, from here to its answer. */
 	memcpy(worker->activity->request, answering->request, sizeof answering->request);
 	fcgi_answer(request, head, head_length, response->is_head ? NULL : response->body,
-		       response->is_head ? 0 : response->body_length);
+		    response->is_head ? 0 : response->body_length);
 	app_release_growth(worker->app);
 	count_request(worker, answering, response->status);
 	/* More workers than the database takes connections: the ones without
@@ -333,8 +333,7 @@ static void store_wants(void *context, struct loop_source_wants *wants)
 
 static void store_ready(void *context, unsigned events)
 {
-	store_progress(context, (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0,
-		       (events & (EPOLLOUT | EPOLLERR)) != 0);
+	store_progress(context, (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0, (events & (EPOLLOUT | EPOLLERR)) != 0);
 }
 
 static void install_worker_signals(void)
@@ -406,7 +405,7 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	    .keepalive_timeout_ms = options->keepalive_timeout * 1000LL,
 	    .max_connections = options->max_connections,
 	    /* A whole request, one record being read and one read's room. */
-	    .max_input_bytes = options->max_request_bytes + 2 * FCGI_RECORD_MAX + 64 * 1024,
+	    .max_input_bytes = options->max_request_bytes + (size_t)2 * FCGI_RECORD_MAX + (size_t)64 * 1024,
 	    .supervisor = supervisor,
 	    .stop = &stop_requested,
 	    .linger = &activity->linger,

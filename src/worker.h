@@ -23,7 +23,7 @@ struct worker_activity {
 	/* Set with retiring when the web server goes on (SIGHUP, an upgrade):
 	 * kept connections stay open until each has its next answer. */
 	volatile int linger;
-	struct status_counters counters;  /* the status page's figures, this slot's */
+	struct status_counters counters; /* the status page's figures, this slot's */
 };
 
 /* Opens the store, drops privileges, then serves FastCGI connections from

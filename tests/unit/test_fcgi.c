@@ -1,4 +1,4 @@
-/* test_fcgi.c: libfcgi calls this program's OS_Read and OS_Write, and neither reaches a descriptor outside a request handed to it. */
+/* test_fcgi.c: libfcgi calls this program's OS_Read and OS_Write, which refuse any descriptor but a request's. */
 #include <errno.h>
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-/* test_framing.c: what framing_next makes of a FastCGI connection's bytes, read whole or a byte at a time, and the records it answers with. */
+/* test_framing.c: framing_next on a FastCGI connection's bytes, whole or a byte at a time, and its replies. */
 #include <stdlib.h>
 
 #include <fastcgi.h>
@@ -33,7 +33,7 @@ static void add_begin(unsigned id, int role, int flags, size_t padding)
 	add_record(FCGI_BEGIN_REQUEST, id, body, sizeof body, padding);
 }
 
-static const unsigned char pair[] = {14, 3, 'R', 'E', 'Q', 'U', 'E', 'S', 'T', '_',
+static const unsigned char pair[] = {14,  3,   'R', 'E', 'Q', 'U', 'E', 'S', 'T', '_',
 				     'M', 'E', 'T', 'H', 'O', 'D', 'G', 'E', 'T'};
 
 /* A request as lighttpd sends it, with padding where a front may put it. */
@@ -46,6 +46,7 @@ static void add_request(unsigned id, int flags)
 }
 
 /* What libfcgi is to read of request id 1 with the pair above. */
+/* clang-format off */
 static const unsigned char canonical[] = {
     1, FCGI_BEGIN_REQUEST, 0, 1, 0, 8, 0, 0, 0, FCGI_RESPONDER, 0, 0, 0, 0, 0, 0,
     1, FCGI_PARAMS, 0, 1, 0, 19, 0, 0, 14, 3, 'R', 'E', 'Q', 'U', 'E', 'S', 'T', '_', 'M', 'E', 'T', 'H', 'O',
@@ -53,6 +54,7 @@ static const unsigned char canonical[] = {
     1, FCGI_PARAMS, 0, 1, 0, 0, 0, 0,
     1, FCGI_STDIN, 0, 1, 0, 0, 0, 0,
 };
+/* clang-format on */
 
 static struct framing new_framing(size_t limit)
 {
@@ -133,7 +135,10 @@ static void check_stream_of_request(void)
 	memset(body, 'b', sizeof body);
 	input_length = 0;
 	add_begin(1, FCGI_RESPONDER, 0, 0);
-	add_record(FCGI_GET_VALUES, 0, "\x0e\x00" "FCGI_MAX_CONNS", 16, 0);
+	add_record(FCGI_GET_VALUES, 0,
+		   "\x0e\x00"
+		   "FCGI_MAX_CONNS",
+		   16, 0);
 	add_record(FCGI_PARAMS, 1, pair, sizeof pair, 0);
 	add_record(FCGI_PARAMS, 1, NULL, 0, 0);
 	for (int i = 0; i < 10; i++)
@@ -142,8 +147,8 @@ static void check_stream_of_request(void)
 	OK(feed(7, 1 << 20, stream, &stream_length) == FRAMING_REQUEST_READY && stream_length == sizeof canonical &&
 	       memcmp(stream, canonical, sizeof canonical) == 0,
 	   "a 50 KB body and a management record between the records: the same stream, the body dropped");
-	OK(feed(input_length, 40000, stream, &stream_length) == FRAMING_TOO_LARGE && stream_length == sizeof canonical &&
-	       memcmp(stream, canonical, sizeof canonical) == 0,
+	OK(feed(input_length, 40000, stream, &stream_length) == FRAMING_TOO_LARGE &&
+	       stream_length == sizeof canonical && memcmp(stream, canonical, sizeof canonical) == 0,
 	   "a body past --max-request-bytes: too large, its parameters whole");
 	OK(feed(input_length, 10, stream, &stream_length) == FRAMING_TOO_LARGE && stream_length == 32 &&
 	       memcmp(stream, canonical, 16) == 0 && stream[17] == FCGI_PARAMS && stream[21] == 0 &&
@@ -224,7 +229,8 @@ static void check_refusals(void)
 	add_begin(2, FCGI_RESPONDER, 0, 0);
 	framing = new_framing(1 << 20);
 	framing_next(&framing, input, &input_length, &result);
-	OK(result.verdict == FRAMING_CANT_MPX && result.request_id == 2, "a second request id meanwhile: CANT_MPX_CONN");
+	OK(result.verdict == FRAMING_CANT_MPX && result.request_id == 2,
+	   "a second request id meanwhile: CANT_MPX_CONN");
 	add_record(FCGI_PARAMS, 2, pair, sizeof pair, 0);
 	add_record(FCGI_PARAMS, 1, NULL, 0, 0);
 	add_record(FCGI_STDIN, 1, NULL, 0, 0);
@@ -252,23 +258,27 @@ static void check_replies(void)
 {
 	unsigned char reply[FRAMING_REPLY_ROOM];
 	struct framing_result result = {.verdict = FRAMING_MANAGEMENT, .management_type = FCGI_GET_VALUES};
-	static const unsigned char asked[] = {14, 0, 'F', 'C', 'G', 'I', '_', 'M', 'A', 'X', '_', 'C', 'O', 'N', 'N', 'S',
-					      15, 0, 'F', 'C', 'G', 'I', '_', 'M', 'P', 'X', 'S', '_', 'C', 'O', 'N', 'N', 'S',
-					      3,  0, 'F', 'O', 'O'};
-	static const unsigned char expected[] = {14, 4, 'F', 'C', 'G', 'I', '_', 'M', 'A', 'X', '_', 'C', 'O', 'N',
-						 'N', 'S', '1', '2', '3', '4', 15,  1,	 'F', 'C', 'G', 'I', '_', 'M',
-						 'P', 'X', 'S', '_', 'C', 'O', 'N', 'N', 'S', '0'};
+	static const unsigned char asked[] = {14,  0,	'F', 'C', 'G', 'I', '_', 'M', 'A', 'X', '_', 'C', 'O',
+					      'N', 'N', 'S', 15,  0,   'F', 'C', 'G', 'I', '_', 'M', 'P', 'X',
+					      'S', '_', 'C', 'O', 'N', 'N', 'S', 3,   0,   'F', 'O', 'O'};
+	static const unsigned char expected[] = {14,  4,   'F', 'C', 'G', 'I', '_', 'M', 'A', 'X', '_', 'C', 'O',
+						 'N', 'N', 'S', '1', '2', '3', '4', 15,	 1,   'F', 'C', 'G', 'I',
+						 '_', 'M', 'P', 'X', 'S', '_', 'C', 'O', 'N', 'N', 'S', '0'};
 	result.content = asked;
 	result.content_length = sizeof asked;
 	size_t length = framing_management_reply(&result, 1234, reply);
 	OK(length % 8 == 0 && reply[1] == FCGI_GET_VALUES_RESULT && reply[2] == 0 && reply[3] == 0 &&
-	       (size_t)(reply[4] << 8 | reply[5]) == sizeof expected && memcmp(reply + 8, expected, sizeof expected) == 0,
+	       (size_t)(reply[4] << 8 | reply[5]) == sizeof expected &&
+	       memcmp(reply + 8, expected, sizeof expected) == 0,
 	   "FCGI_GET_VALUES_RESULT names the values asked that it knows, in order, padded to 8");
 
 	/* libfcgi's 64-byte reply buffer overflowed on four of these. */
 	static unsigned char many[16 * 4000];
 	for (int i = 0; i < 4000; i++)
-		memcpy(many + 16 * i, "\x0e\x00" "FCGI_MAX_CONNS", 16);
+		memcpy(many + 16 * i,
+		       "\x0e\x00"
+		       "FCGI_MAX_CONNS",
+		       16);
 	result.content = many;
 	result.content_length = sizeof many > 0xffff ? 0xfff0 : sizeof many;
 	length = framing_management_reply(&result, 1234, reply);
@@ -277,7 +287,8 @@ static void check_replies(void)
 
 	result.management_type = 42;
 	length = framing_management_reply(&result, 1, reply);
-	OK(length == 16 && reply[1] == FCGI_UNKNOWN_TYPE && reply[8] == 42, "another management type: FCGI_UNKNOWN_TYPE");
+	OK(length == 16 && reply[1] == FCGI_UNKNOWN_TYPE && reply[8] == 42,
+	   "another management type: FCGI_UNKNOWN_TYPE");
 
 	length = framing_end_request(0x1234, FCGI_CANT_MPX_CONN, reply);
 	OK(length == 16 && reply[1] == FCGI_END_REQUEST && reply[2] == 0x12 && reply[3] == 0x34 && reply[5] == 8 &&
