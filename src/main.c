@@ -93,7 +93,7 @@ static void usage(FILE *out)
 		"      --max-connections N   connections one worker holds at once (default: from the\n"
 		"                            descriptor limit, %d here); at the cap the idlest kept one closes\n"
 		"      --max-request-bytes N the most a request's parameters and body may take; past it,\n"
-		"                            413 and the connection closes (default %d)\n"
+		"                            413 and the connection closes (default %zu)\n"
 		"      --max-worker-rss MB   replace a worker whose resident size passed MB after a request\n"
 		"                            (default 0: never)\n"
 		"  -u, --user NAME           when started as root, run workers as NAME\n"
