@@ -52,6 +52,12 @@ int main(void)
 	   "control characters are spelled out");
 
 	begin_capture();
+	log_line("slow request: %s", "GET /caf\xc3\xa9?\xff\x80\xc0\xaf\xed\xa0\x80\xe2\x82");
+	text = end_capture();
+	OK(strstr(text, ": slow request: GET /caf\xc3\xa9?\\xff\\x80\\xc0\\xaf\\xed\\xa0\\x80\\xe2\\x82\n") != NULL,
+	   "a character is written as it is, a byte that starts none is spelled out: %s", text);
+
+	begin_capture();
 	for (int i = 0; i < 20000; i++)
 		log_limited("refused a connection from %s", i % 2 ? "192.0.2.1" : "192.0.2.2");
 	log_limited("another kind of line %d", 1);
