@@ -170,6 +170,8 @@ void log_limited(const char *format, ...)
 	errno = saved_errno;
 	write_line(message);
 	size_t kept = strnlen(message, sizeof kind->first_line - 1);
+	/* The summary quotes it: a character cut at the end is left out. */
+	kept = utf8_whole_length(message, kept);
 	memcpy(kind->first_line, message, kept);
 	kind->first_line[kept] = '\0';
 	kind->window_start_ms = now;

@@ -73,5 +73,17 @@ int main(void)
 	log_flush_repeats();
 	text = end_capture();
 	OK(text[0] == '\0', "a count is written once");
+
+	/* The summary quotes the first 159 bytes: a cut after 158 splits the é. */
+	char long_line[200];
+	memset(long_line, 'x', 158);
+	strcpy(long_line + 158, "\xc3\xa9 and more");
+	begin_capture();
+	log_limited("%s", long_line);
+	log_limited("%s", long_line);
+	log_flush_repeats();
+	text = end_capture();
+	OK(strstr(text, "xxx ... and 1 more like it") != NULL && strstr(text, "\\x") == NULL,
+	   "a summary quotes the first line up to the character it would cut: %s", text);
 	DONE_TESTING();
 }
