@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "utf8.h"
 
 #define LINE_SIZE 1024
 /* Kinds of line being counted at once; a kind beyond that evicts the
@@ -26,26 +27,40 @@ static struct repeat_kind {
 } repeat_kinds[REPEAT_KINDS];
 
 /* Copies text into out (NUL-terminated, truncated to out_size) with every
- * control byte spelled out, so one event stays one line. */
+ * control byte spelled out, so one event stays one line, and every byte
+ * that starts no UTF-8 character too, so a line is well-formed UTF-8
+ * whatever bytes a request sent (journalctl shows a line that is not as
+ * "[N blob data]", and a strict reader refuses it). A character is copied
+ * whole or not at all. */
 static size_t escape_controls(const char *text, char *out, size_t out_size)
 {
 	size_t used = 0;
+	size_t left = strlen(text);
 
-	for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
+	while (left > 0) {
+		unsigned char byte = (unsigned char)*text;
+		size_t taken = utf8_character_length(text, left);
 		char spelled[5];
-		size_t length = 1;
-		spelled[0] = (char)*c;
-		if (*c == '\n' || *c == '\r' || *c == '\t')
-			length = (size_t)snprintf(spelled, sizeof spelled, "\\%c",
-						  *c == '\n'   ? 'n'
-						  : *c == '\r' ? 'r'
-							       : 't');
-		else if (*c < 0x20 || *c == 0x7f)
-			length = (size_t)snprintf(spelled, sizeof spelled, "\\x%02x", *c);
+		const char *piece = text;
+		size_t length = taken;
+		if (taken == 0 || byte < 0x20 || byte == 0x7f) {
+			if (byte == '\n' || byte == '\r' || byte == '\t')
+				snprintf(spelled, sizeof spelled, "\\%c",
+					 byte == '\n'	? 'n'
+					 : byte == '\r' ? 'r'
+							: 't');
+			else
+				snprintf(spelled, sizeof spelled, "\\x%02x", byte);
+			piece = spelled;
+			length = strlen(spelled);
+			taken = 1;
+		}
 		if (used + length >= out_size)
 			break;
-		memcpy(out + used, spelled, length);
+		memcpy(out + used, piece, length);
 		used += length;
+		text += taken;
+		left -= taken;
 	}
 	out[used] = '\0';
 	return used;
@@ -155,6 +170,8 @@ void log_limited(const char *format, ...)
 	errno = saved_errno;
 	write_line(message);
 	size_t kept = strnlen(message, sizeof kind->first_line - 1);
+	/* The summary quotes it: a character cut at the end is left out. */
+	kept = utf8_whole_length(message, kept);
 	memcpy(kind->first_line, message, kept);
 	kind->first_line[kept] = '\0';
 	kind->window_start_ms = now;

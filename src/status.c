@@ -22,7 +22,11 @@
 #include <json-c/json.h>
 
 #include "clock.h"
+#include "utf8.h"
 #include "worker.h"
+
+_Static_assert(STATUS_LABEL_SIZE >= 3 * sizeof((struct worker_activity *)0)->request + 1,
+	       "a label of bytes that are each replaced fits whole");
 
 /* Upper bounds of the latency buckets, in microseconds: from a GET / on a
  * kept connection (well under a millisecond) to a request near the
@@ -241,14 +245,40 @@ static long long resident_bytes(pid_t pid)
 	return (long long)pages_resident * sysconf(_SC_PAGESIZE);
 }
 
+void status_request_label(const struct worker_activity *worker, char *out, size_t out_size)
+{
+	char request[sizeof worker->request];
+
+	memcpy(request, worker->request, sizeof request);
+	size_t length = strnlen(request, sizeof request - 1);
+	/* A full field is one the worker cut, perhaps inside a character. */
+	if (length == sizeof request - 1)
+		length = utf8_whole_length(request, length);
+	utf8_copy_valid(out, out_size, request, length);
+}
+
+/* json-c copies a string's bytes >= 0x80 as they are: a string from outside
+ * the code goes in as well-formed UTF-8, or a strict parser rejects the page. */
+static json_object *valid_string(const char *text)
+{
+	size_t length = strlen(text);
+	char *valid = malloc(3 * length + 1);
+
+	if (valid == NULL)
+		return NULL;
+	utf8_copy_valid(valid, 3 * length + 1, text, length);
+	json_object *string = json_object_new_string(valid);
+	free(valid);
+	return string;
+}
+
 static json_object *worker_entry(const struct worker_activity *worker, long long now_ms)
 {
 	json_object *entry = json_object_new_object();
 	long long busy_since = worker->busy_since_ms;
-	char request[sizeof worker->request];
+	char request[STATUS_LABEL_SIZE];
 
-	memcpy(request, worker->request, sizeof request);
-	request[sizeof request - 1] = '\0';
+	status_request_label(worker, request, sizeof request);
 	json_object_object_add(entry, "pid", json_object_new_int((int)worker->pid));
 	json_object_object_add(entry, "state",
 			       json_object_new_string(worker->retiring	? "finishing"
@@ -272,7 +302,7 @@ static json_object *render_json(const struct status_board *board, const struct s
 	json_object *workers = json_object_new_object();
 	json_object *store = json_object_new_object();
 
-	json_object_object_add(page, "version", json_object_new_string(board->version));
+	json_object_object_add(page, "version", valid_string(board->version));
 	json_object_object_add(page, "pid", json_object_new_int((int)board->shared->supervisor));
 	json_object_object_add(page, "start_time", wall_time(board->shared->started_ms));
 	json_object_object_add(page, "uptime_seconds", json_object_new_int64(totals->uptime_ms / 1000));

@@ -75,6 +75,14 @@ void status_count_request(struct status_counters *counters, enum status_route ro
 int status_active_workers(const struct status_board *board);
 int status_listen_queue(int listen_fd, int *length, int *limit);
 
+/* A worker's "METHOD URI" label as well-formed UTF-8 in out (NUL-terminated;
+ * STATUS_LABEL_SIZE holds any label whole): the worker copies the
+ * request's bytes as they came and cuts them at its field's end, so a
+ * character cut there is left out and a byte that starts no character
+ * becomes U+FFFD. Read from a snapshot, since the worker may be writing. */
+#define STATUS_LABEL_SIZE (3 * 240 + 1)
+void status_request_label(const struct worker_activity *worker, char *out, size_t out_size);
+
 /* Renders the page into a malloc'd string (*body, *length); returns its
  * Content-Type, or NULL when out of memory. */
 const char *status_render(const struct status_board *board, enum status_format format, char **body, size_t *length);

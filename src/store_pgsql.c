@@ -84,8 +84,6 @@ struct statement {
 struct pgsql_store {
 	PGconn *connection;		 /* NULL while the database is unreachable */
 	int is_prepared[PREPARED_COUNT]; /* on the current connection */
-	/* As libpq parsed it from the target, to scrub from any message we log. */
-	char *password;
 	/* libpq's reading of the target, password masked: how the log names it. */
 	char shown[1024];
 	/* The problem logged last: while the database is down every request
@@ -96,21 +94,24 @@ struct pgsql_store {
 	struct pipeline *pipeline; /* in a worker's event loop: the asynchronous side */
 };
 
-/* Copies a libpq message into one log-friendly line: newlines and tabs become
- * single spaces, and every occurrence of secret becomes "****". */
-static void copy_scrubbed(char *out, size_t out_size, const char *text, const char *secret)
+/* Copies a libpq message into one log-friendly line: newlines and tabs
+ * become single spaces, and nothing else changes. The password is masked
+ * where it stands, in the target as the log names it (store->shown), never
+ * by searching messages for it: that masked the "p" of "port" and the
+ * "server" of "connection to server", which told the password. libpq's
+ * messages do not hold it: only its parse errors quote the connection
+ * string, and pgsql_conninfo_describe reports those without the quote at
+ * start-up; it also refuses a target whose password libpq would read in
+ * part as a host, port or database name, which connection errors quote.
+ * The server's messages name the user, never the password. */
+static void copy_scrubbed(char *out, size_t out_size, const char *text)
 {
-	size_t secret_length = secret == NULL ? 0 : strlen(secret);
 	size_t used = 0;
 
 	if (out_size == 0)
 		return;
 	while (*text != '\0' && used + 1 < out_size) {
-		if (secret_length > 0 && strncmp(text, secret, secret_length) == 0) {
-			for (const char *mask = "****"; *mask != '\0' && used + 1 < out_size; mask++)
-				out[used++] = *mask;
-			text += secret_length;
-		} else if (*text == '\n' || *text == '\t' || *text == '\r') {
+		if (*text == '\n' || *text == '\t' || *text == '\r') {
 			if (used > 0 && out[used - 1] != ' ')
 				out[used++] = ' ';
 			text++;
@@ -125,10 +126,10 @@ static void copy_scrubbed(char *out, size_t out_size, const char *text, const ch
 
 /* Checks the target's syntax up front, so a typo is reported at start-up
  * rather than as an endless outage; keeps libpq's reading of it, password
- * masked, for the log, and the password itself for scrubbing. */
+ * masked, for the log. */
 static int read_connection_string(struct pgsql_store *store, char *error, size_t error_size)
 {
-	if (pgsql_conninfo_describe(store->config.target, store->shown, sizeof store->shown, &store->password) != 0) {
+	if (pgsql_conninfo_describe(store->config.target, store->shown, sizeof store->shown, NULL) != 0) {
 		snprintf(error, error_size, "%s", store->shown);
 		return -1;
 	}
@@ -142,7 +143,7 @@ static void log_notice(void *context, const char *message)
 	const struct pgsql_store *store = context;
 	char line[REASON_SIZE];
 
-	copy_scrubbed(line, sizeof line, message, store->password);
+	copy_scrubbed(line, sizeof line, message);
 	log_limited("PostgreSQL %s: %s", store->shown, line);
 }
 
@@ -255,7 +256,7 @@ static enum attempt_result finish_exchange(struct pgsql_store *store, int sent, 
 		attempt = ATTEMPT_TIMED_OUT;
 		goto fail;
 	case EXCHANGE_LOST:
-		copy_scrubbed(reason, reason_size, PQerrorMessage(store->connection), store->password);
+		copy_scrubbed(reason, reason_size, PQerrorMessage(store->connection));
 		if (reason[0] == '\0')
 			snprintf(reason, reason_size, "connection lost");
 		attempt = ATTEMPT_LOST;
@@ -264,12 +265,12 @@ static enum attempt_result finish_exchange(struct pgsql_store *store, int sent, 
 		break;
 	}
 	if (ends_session(store->connection, result)) {
-		copy_scrubbed(reason, reason_size, PQresultErrorMessage(result), store->password);
+		copy_scrubbed(reason, reason_size, PQresultErrorMessage(result));
 		attempt = ATTEMPT_LOST;
 		goto fail;
 	}
 	if (PQresultStatus(result) != expected) {
-		copy_scrubbed(reason, reason_size, PQresultErrorMessage(result), store->password);
+		copy_scrubbed(reason, reason_size, PQresultErrorMessage(result));
 		if (reason[0] == '\0')
 			snprintf(reason, reason_size, "unexpected answer %s", PQresStatus(PQresultStatus(result)));
 		attempt = ATTEMPT_QUERY_FAILED;
@@ -338,13 +339,13 @@ static enum attempt_result connect_store(struct pgsql_store *store, char *reason
 		return ATTEMPT_LOST;
 	}
 	if (PQstatus(store->connection) != CONNECTION_OK) {
-		copy_scrubbed(reason, reason_size, PQerrorMessage(store->connection), store->password);
+		copy_scrubbed(reason, reason_size, PQerrorMessage(store->connection));
 		goto fail;
 	}
 	PQsetNoticeProcessor(store->connection, log_notice, store);
 	/* Non-blocking sends keep a hung server's full socket buffer under the deadline too. */
 	if (PQsetnonblocking(store->connection, 1) != 0) {
-		copy_scrubbed(reason, reason_size, PQerrorMessage(store->connection), store->password);
+		copy_scrubbed(reason, reason_size, PQerrorMessage(store->connection));
 		goto fail;
 	}
 	if (needs_session_settings(store->connection)) {
@@ -815,7 +816,7 @@ static void start_connecting(struct pgsql_store *store)
 	pipeline->socket_fd = -1;
 	if (store->connection == NULL || PQstatus(store->connection) == CONNECTION_BAD) {
 		if (store->connection != NULL)
-			copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection), store->password);
+			copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection));
 		else
 			snprintf(reason, sizeof reason, "out of memory");
 		lose_connection(store, reason, 0);
@@ -921,7 +922,7 @@ static void send_jobs(struct pgsql_store *store)
 	pipeline->flush_pending = flushed == 1;
 	return;
 lost:
-	copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection), store->password);
+	copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection));
 	lose_connection(store, reason, 1);
 }
 
@@ -976,7 +977,7 @@ static void become_ready(struct pgsql_store *store)
 
 	PQsetNoticeProcessor(store->connection, log_notice, store);
 	if (PQsetnonblocking(store->connection, 1) != 0 || !PQenterPipelineMode(store->connection)) {
-		copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection), store->password);
+		copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection));
 		lose_connection(store, reason, 0);
 		return;
 	}
@@ -1044,7 +1045,7 @@ static void take_result(struct pgsql_store *store, struct job *job, PGresult *re
 	int aborted = PQresultStatus(result) == PGRES_PIPELINE_ABORTED;
 	if (!aborted)
 		copy_scrubbed(store->pipeline->batch_error, sizeof store->pipeline->batch_error,
-			      PQresultErrorMessage(result), store->password);
+			      PQresultErrorMessage(result));
 	if (!aborted && ends_session(store->connection, result)) {
 		/* Not the query's fault: it is sent again once on the next
 		 * connection, as when the connection breaks (a 503 if none). */
@@ -1144,7 +1145,7 @@ static void pgsql_progress(void *handle, int readable, int writable)
 		if (pipeline->polling == PGRES_POLLING_OK) {
 			become_ready(store);
 		} else if (pipeline->polling == PGRES_POLLING_FAILED) {
-			copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection), store->password);
+			copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection));
 			lose_connection(store, reason, 0);
 		}
 		return;
@@ -1177,7 +1178,7 @@ static void pgsql_progress(void *handle, int readable, int writable)
 	}
 	return;
 lost:
-	copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection), store->password);
+	copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection));
 	if (reason[0] == '\0')
 		snprintf(reason, sizeof reason, "connection lost");
 	lose_connection(store, reason, 1);
@@ -1298,7 +1299,6 @@ static void pgsql_close(void *handle)
 	pipeline_free(store);
 	if (store->connection != NULL)
 		drop_connection(store);
-	free(store->password);
 	free(store);
 }
 

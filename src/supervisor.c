@@ -208,9 +208,8 @@ static void schedule_restart(struct position *position, const struct worker *dea
 		/* It died on a connection, so it had started: whatever that peer
 		 * sent (libfcgi aborts on some malformed records) must not hold
 		 * the position empty for a start-failure back-off. */
-		char request[sizeof dead->activity->request];
-		memcpy(request, dead->activity->request, sizeof request);
-		request[sizeof request - 1] = '\0';
+		char request[STATUS_LABEL_SIZE];
+		status_request_label(dead->activity, request, sizeof request);
 		position->quick_deaths = 0;
 		log_line("worker %ld %s while serving %s; restarting it", (long)dead->pid, how, request);
 		return;
@@ -301,10 +300,9 @@ static void reap_workers(struct supervisor *supervisor)
 
 static void replace_worker(struct worker *worker, const char *why)
 {
-	char request[sizeof worker->activity->request];
+	char request[STATUS_LABEL_SIZE];
 
-	memcpy(request, worker->activity->request, sizeof request);
-	request[sizeof request - 1] = '\0';
+	status_request_label(worker->activity, request, sizeof request);
 	log_line("worker %ld %s, replacing it: %s", (long)worker->pid, why, request);
 	kill(worker->pid, SIGKILL);
 	/* Once is enough; the exit is reaped like any other. */

@@ -71,6 +71,43 @@ is "$(metric "$metrics" 'webapi_request_duration_seconds_bucket{route="orders",l
 	"latency histogram: orders' +Inf bucket holds both"
 is "$(metric "$metrics" 'webapi_workers{state="idle"}')" 1 "webapi_workers idle 1"
 
+# The active worker's label is the status request's own, "GET URI" cut by
+# the worker at 239 bytes and copied as the request's bytes came: the page
+# must still be JSON a strict parser takes (the bytes as strict UTF-8).
+# strict_json FILE: "ok", or why Python's json.loads refuses the page.
+strict_json() {
+	python3 -c 'import json, sys
+try:
+	json.loads(open(sys.argv[1], "rb").read().decode("utf-8", "strict"))
+	print("ok")
+except ValueError as error:
+	print(error)' "$1"
+}
+# own_label FILE: the active worker's request label of a saved ?full page.
+own_label() {
+	python3 -c 'import json, sys; d = json.loads(open(sys.argv[1], "rb").read()); print([p["request"] for p in d["processes"] if p["state"] == "active"][0])' "$1"
+}
+prefix='/status?full&pad='
+# "GET " and the prefix are 21 bytes; the 239th byte of the label is
+# inside the 3-byte euro sign that starts at byte 238 or 237.
+for before in 217 216; do
+	pad=$(printf "%${before}s" "" | tr ' ' a)
+	fcgi_get "$SOCKET" "$prefix$pad€€" | body >"$TEST_TMP/cut.json"
+	is "$(strict_json "$TEST_TMP/cut.json")" ok "?full with a UTF-8 URI cut inside a character $((239 - 21 - before)) byte(s) in: strict JSON"
+	is "$(own_label "$TEST_TMP/cut.json")" "GET $prefix$pad" "and the label ends before the cut character"
+done
+pad=$(printf "%209s" "" | tr ' ' a)
+fcgi_get "$SOCKET" "$prefix$pad€€€" | body >"$TEST_TMP/cut.json"
+is "$(strict_json "$TEST_TMP/cut.json")" ok "?full with a UTF-8 URI whose label ends at byte 239 on a character: strict JSON"
+is "$(own_label "$TEST_TMP/cut.json")" "GET $prefix$pad€€€" "and the label keeps that character"
+for case in 'ff fe:\xff\xfe:��' 'lone continuation bytes:\x80\xbf:��' "an overlong '/':\xc0\xaf:��" \
+	'an overlong three-byte /:\xe0\x80\xaf:���' 'a surrogate:\xed\xa0\x80:���' 'a cut euro sign inside:\xe2\x82z:��z'; do
+	IFS=: read -r what raw shown <<<"$case"
+	fcgi_get "$SOCKET" "$prefix$(printf '%b' "$raw")" | body >"$TEST_TMP/raw.json"
+	is "$(strict_json "$TEST_TMP/raw.json")" ok "?full with $what ($raw) in the URI: strict JSON"
+	is "$(own_label "$TEST_TMP/raw.json")" "GET $prefix$shown" "and each such byte shows as U+FFFD"
+done
+
 # A kept connection (FCGI_KEEP_CONN) waiting for its next request.
 "$ROOT/tests/lib/fcgi-peer" "$SOCKET" keep get / send answer 5 /dev/null touch "$TEST_TMP/kept" wait-for "$TEST_TMP/release" \
 	>/dev/null 2>&1 &

@@ -52,6 +52,12 @@ int main(void)
 	   "control characters are spelled out");
 
 	begin_capture();
+	log_line("slow request: %s", "GET /caf\xc3\xa9?\xff\x80\xc0\xaf\xed\xa0\x80\xe2\x82");
+	text = end_capture();
+	OK(strstr(text, ": slow request: GET /caf\xc3\xa9?\\xff\\x80\\xc0\\xaf\\xed\\xa0\\x80\\xe2\\x82\n") != NULL,
+	   "a character is written as it is, a byte that starts none is spelled out: %s", text);
+
+	begin_capture();
 	for (int i = 0; i < 20000; i++)
 		log_limited("refused a connection from %s", i % 2 ? "192.0.2.1" : "192.0.2.2");
 	log_limited("another kind of line %d", 1);
@@ -67,5 +73,17 @@ int main(void)
 	log_flush_repeats();
 	text = end_capture();
 	OK(text[0] == '\0', "a count is written once");
+
+	/* The summary quotes the first 159 bytes: a cut after 158 splits the é. */
+	char long_line[200];
+	memset(long_line, 'x', 158);
+	strcpy(long_line + 158, "\xc3\xa9 and more");
+	begin_capture();
+	log_limited("%s", long_line);
+	log_limited("%s", long_line);
+	log_flush_repeats();
+	text = end_capture();
+	OK(strstr(text, "xxx ... and 1 more like it") != NULL && strstr(text, "\\x") == NULL,
+	   "a summary quotes the first line up to the character it would cut: %s", text);
 	DONE_TESTING();
 }

@@ -22,7 +22,7 @@ int main(void)
 {
 	IS_STRING(describe("postgresql://apiuser:apipassword@db:5432/ordersdb"),
 		  "user=apiuser password=**** dbname=ordersdb host=db port=5432", "a URI as libpq reads it");
-	IS_STRING(password, "apipassword", "and libpq's password kept for scrubbing");
+	IS_STRING(password, "apipassword", "and libpq's reading of the password, which fuzz_dsn checks shown against");
 	IS_STRING(describe("postgresql://u:p%40ss@h:5432/d?sslmode=disable"),
 		  "user=u password=**** dbname=d host=h port=5432 sslmode=disable",
 		  "a percent-encoded '@' in the password");
