@@ -81,6 +81,17 @@ struct statement {
 	const char *const *param_values;
 };
 
+/* The hosts of a multi-host target, as libpq reads them: comma lists
+ * without escapes (libpq's parse_comma_separated_list), a port list of one
+ * or of one port per host. Kept so that an attempt can leave out the hosts
+ * that failed (skip_failed_host). */
+#define MAX_HOSTS 16
+#define HOST_LIST_SIZE 1024
+struct host_list {
+	int count; /* below 2: nothing to leave out */
+	char host[HOST_LIST_SIZE], hostaddr[HOST_LIST_SIZE], port[HOST_LIST_SIZE];
+};
+
 struct pgsql_store {
 	PGconn *connection;		 /* NULL while the database is unreachable */
 	int is_prepared[PREPARED_COUNT]; /* on the current connection */
@@ -94,6 +105,11 @@ struct pgsql_store {
 	enum store_status last_problem_status;
 	struct db_config config;
 	struct pipeline *pipeline; /* in a worker's event loop: the asynchronous side */
+	struct host_list hosts;
+	/* Bit i: hosts[i] failed since the last connection; the next attempt
+	 * goes to the others, through the lists below. */
+	unsigned hosts_failed;
+	struct host_list remaining;
 };
 
 /* Copies a libpq message into one log-friendly line: newlines and tabs become
@@ -290,7 +306,7 @@ fail:
  * connection that sends that startup parameter ("unsupported startup
  * parameter: options"), so DateStyle and TimeZone are set by SESSION_SQL
  * once connected, when the server's own are not already right. */
-#define CONNECTION_KEYWORDS 5
+#define CONNECTION_KEYWORDS 8
 static void connection_parameters(const struct pgsql_store *store, const char **keywords, const char **values)
 {
 	size_t count = 0;
@@ -306,6 +322,17 @@ static void connection_parameters(const struct pgsql_store *store, const char **
 	/* The rows end up in JSON, which is UTF-8 whatever the database's encoding. */
 	keywords[count] = "client_encoding";
 	values[count++] = "UTF8";
+	/* After dbname, so that they replace the target's lists. */
+	if (store->hosts_failed != 0) {
+		keywords[count] = "host";
+		values[count++] = store->remaining.host;
+		if (store->remaining.hostaddr[0] != '\0') {
+			keywords[count] = "hostaddr";
+			values[count++] = store->remaining.hostaddr;
+		}
+		keywords[count] = "port";
+		values[count++] = store->remaining.port;
+	}
 	keywords[count] = NULL;
 	values[count] = NULL;
 }
@@ -747,6 +774,7 @@ static void fail_queue(struct job_queue *queue, enum store_status status)
 }
 
 static void send_jobs(struct pgsql_store *store);
+static void start_connecting(struct pgsql_store *store);
 
 /* The connection is gone (or hangs): every query in flight ends. One that
  * was sent on a connection that had worked (the server restarted) is sent
@@ -800,6 +828,143 @@ static void lose_connection(struct pgsql_store *store, const char *reason, int r
 	note_outage(store, reason);
 	back_off(pipeline);
 	fail_queue(&pipeline->waiting, STORE_UNAVAILABLE);
+}
+
+/* How many elements a comma list has (an empty list: none). */
+static int list_count(const char *list)
+{
+	int count = list[0] != '\0';
+
+	for (; *list != '\0'; list++)
+		count += *list == ',';
+	return count;
+}
+
+/* The index-th element of a comma list: its start, its length in *length. */
+static const char *list_item(const char *list, int index, size_t *length)
+{
+	for (; index > 0 && *list != '\0'; list++)
+		index -= *list == ',';
+	*length = strcspn(list, ",");
+	return list;
+}
+
+static int item_is(const char *start, size_t length, const char *text)
+{
+	return text != NULL && strlen(text) == length && strncmp(start, text, length) == 0;
+}
+
+/* The target's host lists, read once with libpq's parser. A list libpq
+ * would refuse (port counts that differ) or a longer one than kept here
+ * leaves count at 0: then no host is ever left out. */
+static void read_hosts(struct pgsql_store *store)
+{
+	struct host_list *hosts = &store->hosts;
+	PQconninfoOption *options = PQconninfoParse(store->config.target, NULL);
+
+	memset(hosts, 0, sizeof *hosts);
+	if (options == NULL)
+		return;
+	for (const PQconninfoOption *option = options; option->keyword != NULL; option++) {
+		char *list = strcmp(option->keyword, "host") == 0	? hosts->host
+			     : strcmp(option->keyword, "hostaddr") == 0 ? hosts->hostaddr
+			     : strcmp(option->keyword, "port") == 0	? hosts->port
+									: NULL;
+		if (list == NULL || option->val == NULL)
+			continue;
+		if (strlen(option->val) >= HOST_LIST_SIZE)
+			goto done;
+		strcpy(list, option->val);
+	}
+	int count = list_count(hosts->host) > list_count(hosts->hostaddr) ? list_count(hosts->host)
+									  : list_count(hosts->hostaddr);
+	int ports = list_count(hosts->port);
+	if (count <= MAX_HOSTS && (ports <= 1 || ports == count))
+		hosts->count = count;
+done:
+	PQconninfoFree(options);
+}
+
+/* The host a failed attempt ended on, as PQhost and PQport name it
+ * (the host, else the address; the port), among those not failed yet; -1
+ * when it is not in the list. */
+static int failed_host(const struct pgsql_store *store)
+{
+	const struct host_list *hosts = &store->hosts;
+	const char *host = PQhost(store->connection);
+	const char *port = PQport(store->connection);
+	int ports = list_count(hosts->port);
+
+	for (int index = 0; index < hosts->count; index++) {
+		size_t name_length, port_length;
+		const char *name = list_item(hosts->host, index, &name_length);
+		if (name_length == 0)
+			name = list_item(hosts->hostaddr, index, &name_length);
+		const char *its_port = list_item(hosts->port, ports == hosts->count ? index : 0, &port_length);
+		if ((store->hosts_failed & 1u << index) == 0 && item_is(name, name_length, host) &&
+		    (port_length == 0 || item_is(its_port, port_length, port)))
+			return index;
+	}
+	return -1;
+}
+
+/* Writes into out the elements of list whose bit is not set in failed. */
+static void list_without(const char *list, int count, unsigned failed, char *out)
+{
+	size_t used = 0;
+	int first = 1;
+
+	for (int index = 0; index < count; index++) {
+		size_t length;
+		const char *item = list_item(list, index, &length);
+		if (failed & 1u << index)
+			continue;
+		if (!first)
+			out[used++] = ',';
+		memcpy(out + used, item, length);
+		used += length;
+		first = 0;
+	}
+	out[used] = '\0';
+}
+
+/* A connection attempt failed. libpq gives up the rest of the list when a
+ * server closes the connection while the session starts, as one shutting
+ * down does ("server closed the connection unexpectedly", tests/pg-standby.t);
+ * under prefer-standby its first pass has refused the primary by then, and
+ * its second pass never comes. So the host it ended on is left out and the
+ * others are tried at once, what waits going with them (after a timeout it
+ * has waited enough, and is answered now). A back-off only once every host
+ * of the list has failed. */
+static void connect_failed(struct pgsql_store *store, const char *reason, int timed_out)
+{
+	struct pipeline *pipeline = store->pipeline;
+	int failed = failed_host(store);
+	unsigned all = (1u << store->hosts.count) - 1;
+
+	if (store->hosts.count < 2 || failed < 0 || (store->hosts_failed | 1u << failed) == all) {
+		store->hosts_failed = 0;
+		lose_connection(store, reason, 0);
+		return;
+	}
+	log_limited("PostgreSQL %s: %s:%s failed, trying the other hosts now: %s", store->shown,
+		    PQhost(store->connection), PQport(store->connection), reason);
+	store->hosts_failed |= 1u << failed;
+	list_without(store->hosts.host, store->hosts.count, store->hosts_failed, store->remaining.host);
+	list_without(store->hosts.hostaddr,
+		     list_count(store->hosts.hostaddr) == store->hosts.count ? store->hosts.count : 0,
+		     store->hosts_failed, store->remaining.hostaddr);
+	if (list_count(store->hosts.port) == store->hosts.count)
+		list_without(store->hosts.port, store->hosts.count, store->hosts_failed, store->remaining.port);
+	else
+		strcpy(store->remaining.port, store->hosts.port);
+	drop_connection(store);
+	pipeline->state = LINK_DOWN;
+	pipeline->retry_at_ms = 0;
+	if (timed_out)
+		fail_queue(&pipeline->waiting, STORE_UNAVAILABLE);
+	else if (pipeline->waiting.head != NULL)
+		start_connecting(store);
 }
 
 static void start_connecting(struct pgsql_store *store)
@@ -981,6 +1146,7 @@ static void become_ready(struct pgsql_store *store)
 		return;
 	}
 	pipeline->state = LINK_READY;
+	store->hosts_failed = 0;
 	pipeline->prepared_generation = 0;
 	pipeline->statement_generation++;
 	pipeline->session_ready = !needs_session_settings(store->connection);
@@ -1131,7 +1297,7 @@ static void pgsql_progress(void *handle, int readable, int writable)
 	if (pipeline->state == LINK_CONNECTING) {
 		if (now >= pipeline->connect_deadline_ms) {
 			snprintf(reason, sizeof reason, "no connection within %d ms", EXCHANGE_DEADLINE_MS);
-			lose_connection(store, reason, 0);
+			connect_failed(store, reason, 1);
 			return;
 		}
 		if (!readable && !writable)
@@ -1145,7 +1311,7 @@ static void pgsql_progress(void *handle, int readable, int writable)
 			become_ready(store);
 		} else if (pipeline->polling == PGRES_POLLING_FAILED) {
 			copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection), store->password);
-			lose_connection(store, reason, 0);
+			connect_failed(store, reason, 0);
 		}
 		return;
 	}
@@ -1316,6 +1482,7 @@ static void *pgsql_open(const struct db_config *config, char *error, size_t erro
 	store->config = *config;
 	if (read_connection_string(store, error, error_size) != 0)
 		goto fail;
+	read_hosts(store);
 	/* The worker must come up, and answer GET /, while the database is
 	 * down: an unreachable database yields a handle that connects later. */
 	enum attempt_result attempt = connect_store(store, reason, sizeof reason);
