@@ -95,6 +95,11 @@ struct host_list {
 struct pgsql_store {
 	PGconn *connection;		 /* NULL while the database is unreachable */
 	int is_prepared[PREPARED_COUNT]; /* on the current connection */
+	/* PG_STATEMENTS unset, and the server lost or already had a named
+	 * statement: this connection sends its queries unnamed (go_unnamed). */
+	int went_unnamed;
+	/* The SQLSTATE of the last error answer of a blocking exchange. */
+	char last_sqlstate[6];
 	/* As libpq parsed it from the target, to scrub from any message we log. */
 	char *password;
 	/* libpq's reading of the target, password masked: how the log names it. */
@@ -167,6 +172,31 @@ static void drop_connection(struct pgsql_store *store)
 	PQfinish(store->connection);
 	store->connection = NULL;
 	memset(store->is_prepared, 0, sizeof store->is_prepared);
+	store->went_unnamed = 0;
+}
+
+/* Whether this connection's queries go unnamed (PQsendQueryParams). */
+static int sends_unnamed(const struct pgsql_store *store)
+{
+	return store->config.statements == DB_STATEMENTS_UNNAMED || store->went_unnamed;
+}
+
+/* PG_STATEMENTS unset: a named statement the server does not have
+ * (26000) or has already (42P05) means that a pooler in transaction mode
+ * (PgBouncer) hands this connection's transactions to server connections
+ * of its own, each with other statements or none. The connection goes on
+ * with unnamed statements, as PG_STATEMENTS=unnamed sends them; returns 1
+ * when it did so now, and the caller runs the query again. */
+static int go_unnamed(struct pgsql_store *store, const char *sqlstate, const char *reason)
+{
+	if (store->config.statements != DB_STATEMENTS_AUTO || store->went_unnamed || sqlstate == NULL ||
+	    (strcmp(sqlstate, "26000") != 0 && strcmp(sqlstate, "42P05") != 0))
+		return 0;
+	store->went_unnamed = 1;
+	log_line("PostgreSQL %s: %s (SQLSTATE %s): a pooler in transaction mode? Queries go unnamed on this "
+		 "connection from now on (PG_STATEMENTS=named or unnamed decides for every connection)",
+		 store->shown, reason, sqlstate);
+	return 1;
 }
 
 /* Returns 1 when the socket is ready, 0 at the deadline, -1 on error. */
@@ -285,6 +315,8 @@ static enum attempt_result finish_exchange(struct pgsql_store *store, int sent, 
 		goto fail;
 	}
 	if (PQresultStatus(result) != expected) {
+		const char *sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+		snprintf(store->last_sqlstate, sizeof store->last_sqlstate, "%s", sqlstate != NULL ? sqlstate : "");
 		copy_scrubbed(reason, reason_size, PQresultErrorMessage(result), store->password);
 		if (reason[0] == '\0')
 			snprintf(reason, reason_size, "unexpected answer %s", PQresStatus(PQresultStatus(result)));
@@ -634,6 +666,7 @@ struct job {
 	void *context;
 	long long deadline_ms;
 	int retried;
+	int sent_named;	     /* by the name of a prepared statement */
 	int got_result;	     /* its result has come */
 	unsigned long batch; /* ended by this connection's batch-th sync point */
 	enum store_status status;
@@ -1005,7 +1038,7 @@ static int send_job(struct pgsql_store *store, struct job *job)
 		sent = PQsendQueryParams(store->connection, SESSION_SQL, 0, NULL, NULL, NULL, NULL, 0);
 	else if (job->kind == JOB_PREPARE)
 		sent = PQsendPrepare(store->connection, name, query->sql, query->param_count, query->param_types);
-	else if (store->config.statements == DB_STATEMENTS_UNNAMED)
+	else if (sends_unnamed(store))
 		sent = PQsendQueryParams(store->connection, query->sql, query->param_count, query->param_types,
 					 query->param_count ? page_values : NULL, NULL, NULL, !pipeline->text_results);
 	else
@@ -1014,6 +1047,7 @@ static int send_job(struct pgsql_store *store, struct job *job)
 					query->param_count ? page_values : NULL, NULL, NULL, !pipeline->text_results);
 	if (!sent)
 		return -1;
+	job->sent_named = job->kind == JOB_ORDERS && !sends_unnamed(store);
 	if (job->deadline_ms == 0)
 		job->deadline_ms = monotonic_ms() + EXCHANGE_DEADLINE_MS;
 	job->batch = pipeline->batches_sent + 1;
@@ -1054,8 +1088,8 @@ static void send_jobs(struct pgsql_store *store)
 		}
 		pipeline->session_ready = 1;
 	}
-	if (store->config.statements == DB_STATEMENTS_NAMED &&
-	    pipeline->prepared_generation != pipeline->statement_generation && pipeline->waiting.head != NULL) {
+	if (!sends_unnamed(store) && pipeline->prepared_generation != pipeline->statement_generation &&
+	    pipeline->waiting.head != NULL) {
 		for (int index = 0; index < PREPARED_COUNT; index++) {
 			struct job *prepare = calloc(1, sizeof *prepare);
 			if (prepare == NULL ||
@@ -1218,7 +1252,15 @@ static void take_result(struct pgsql_store *store, struct job *job, PGresult *re
 		store->pipeline->session_ending = 1;
 		return;
 	}
-	if (job->kind == JOB_ORDERS && !job->retried && (aborted || needs_new_statements(result))) {
+	if (!aborted && go_unnamed(store, PQresultErrorField(result, PG_DIAG_SQLSTATE), store->pipeline->batch_error)) {
+		if (job->kind == JOB_ORDERS)
+			retry_job(store, job, 0);
+		return;
+	}
+	/* Once; and once more if it went by name and the connection has gone
+	 * unnamed since (it never ran, and the next try goes unnamed). */
+	int may_retry = job->kind == JOB_ORDERS && (!job->retried || (job->sent_named && sends_unnamed(store)));
+	if (may_retry && (aborted || needs_new_statements(result))) {
 		retry_job(store, job, !aborted);
 		return;
 	}
@@ -1486,13 +1528,14 @@ static void *pgsql_open(const struct db_config *config, char *error, size_t erro
 	/* The worker must come up, and answer GET /, while the database is
 	 * down: an unreachable database yields a handle that connects later. */
 	enum attempt_result attempt = connect_store(store, reason, sizeof reason);
-	if (attempt == ATTEMPT_OK && store->config.statements == DB_STATEMENTS_NAMED)
+	if (attempt == ATTEMPT_OK && !sends_unnamed(store))
 		attempt = prepare_missing(store, reason, sizeof reason);
 	switch (attempt) {
 	case ATTEMPT_OK:
 		break;
 	case ATTEMPT_QUERY_FAILED:
-		report_outcome(store, STORE_QUERY_FAILED, reason);
+		if (!go_unnamed(store, store->last_sqlstate, reason))
+			report_outcome(store, STORE_QUERY_FAILED, reason);
 		break;
 	case ATTEMPT_LOST:
 	case ATTEMPT_TIMED_OUT:
@@ -1526,11 +1569,17 @@ static enum store_status pgsql_fetch_orders(void *handle, const struct order_pag
 		statement.param_count = 2;
 		statement.param_values = page_values;
 	}
-	if (store->config.statements == DB_STATEMENTS_UNNAMED) {
-		statement.sql = prepared_queries[statement.prepared_index].sql;
-		statement.prepared_index = -1;
+	enum store_status status;
+	for (;;) {
+		if (sends_unnamed(store)) {
+			statement.sql = prepared_queries[page->is_default ? ORDERS_DEFAULT : ORDERS_PAGE].sql;
+			statement.prepared_index = -1;
+		}
+		status = run_statement(store, &statement, &result, reason, sizeof reason);
+		/* Once at most: go_unnamed says yes only while the connection is named. */
+		if (status != STORE_QUERY_FAILED || !go_unnamed(store, store->last_sqlstate, reason))
+			break;
 	}
-	enum store_status status = run_statement(store, &statement, &result, reason, sizeof reason);
 	int needs_text = 0; /* this path asks for text */
 	if (status == STORE_OK)
 		status = deliver_rows(result, on_row, context, &needs_text, reason, sizeof reason);
