@@ -80,7 +80,11 @@ int db_config_parse(const char *url, const char *default_sqlite_path, struct db_
 
 int db_config_parse_statements(const char *value, struct db_config *config, char *error, size_t error_size)
 {
-	if (value == NULL || *value == '\0' || strcmp(value, "named") == 0) {
+	if (value == NULL || *value == '\0') {
+		config->statements = DB_STATEMENTS_AUTO;
+		return 0;
+	}
+	if (strcmp(value, "named") == 0) {
 		config->statements = DB_STATEMENTS_NAMED;
 		return 0;
 	}
@@ -89,7 +93,7 @@ int db_config_parse_statements(const char *value, struct db_config *config, char
 		return 0;
 	}
 	snprintf(error, error_size,
-		 "PG_STATEMENTS is '%.40s': use named (the default) or unnamed (behind a pooler in transaction mode)",
+		 "PG_STATEMENTS is '%.40s': use named or unnamed, or leave it unset (named until a pooler loses them)",
 		 value);
 	return -1;
 }

@@ -10,8 +10,9 @@ enum db_kind { DB_SQLITE, DB_POSTGRES };
  * statements are prepared once per connection; a pooler in transaction
  * mode (PgBouncer 1.18) hands each transaction to any server connection,
  * where they do not exist, so "unnamed" parses each query with its
- * request, self-contained. */
-enum db_statements { DB_STATEMENTS_NAMED, DB_STATEMENTS_UNNAMED };
+ * request, self-contained. Unset (auto): named, until the server lacks
+ * one or has one already; then that connection goes on unnamed. */
+enum db_statements { DB_STATEMENTS_AUTO, DB_STATEMENTS_NAMED, DB_STATEMENTS_UNNAMED };
 
 struct db_config {
 	enum db_kind kind;
@@ -29,7 +30,7 @@ struct db_config {
 int db_config_parse(const char *url, const char *default_sqlite_path, struct db_config *config, char *error,
 		    size_t error_size);
 
-/* Reads PG_STATEMENTS into config (NULL or empty: named). Returns 0, or
+/* Reads PG_STATEMENTS into config (NULL or empty: auto). Returns 0, or
  * -1 with a reason in error. */
 int db_config_parse_statements(const char *value, struct db_config *config, char *error, size_t error_size);
 

@@ -81,9 +81,25 @@ struct statement {
 	const char *const *param_values;
 };
 
+/* The hosts of a multi-host target, as libpq reads them: comma lists
+ * without escapes (libpq's parse_comma_separated_list), a port list of one
+ * or of one port per host. Kept so that an attempt can leave out the hosts
+ * that failed (skip_failed_host). */
+#define MAX_HOSTS 16
+#define HOST_LIST_SIZE 1024
+struct host_list {
+	int count; /* below 2: nothing to leave out */
+	char host[HOST_LIST_SIZE], hostaddr[HOST_LIST_SIZE], port[HOST_LIST_SIZE];
+};
+
 struct pgsql_store {
 	PGconn *connection;		 /* NULL while the database is unreachable */
 	int is_prepared[PREPARED_COUNT]; /* on the current connection */
+	/* PG_STATEMENTS unset, and the server lost or already had a named
+	 * statement: this connection sends its queries unnamed (go_unnamed). */
+	int went_unnamed;
+	/* The SQLSTATE of the last error answer of a blocking exchange. */
+	char last_sqlstate[6];
 	/* libpq's reading of the target, password masked: how the log names it. */
 	char shown[1024];
 	/* The problem logged last: while the database is down every request
@@ -92,6 +108,11 @@ struct pgsql_store {
 	enum store_status last_problem_status;
 	struct db_config config;
 	struct pipeline *pipeline; /* in a worker's event loop: the asynchronous side */
+	struct host_list hosts;
+	/* Bit i: hosts[i] failed since the last connection; the next attempt
+	 * goes to the others, through the lists below. */
+	unsigned hosts_failed;
+	struct host_list remaining;
 };
 
 /* Copies a libpq message into one log-friendly line: newlines and tabs
@@ -152,6 +173,31 @@ static void drop_connection(struct pgsql_store *store)
 	PQfinish(store->connection);
 	store->connection = NULL;
 	memset(store->is_prepared, 0, sizeof store->is_prepared);
+	store->went_unnamed = 0;
+}
+
+/* Whether this connection's queries go unnamed (PQsendQueryParams). */
+static int sends_unnamed(const struct pgsql_store *store)
+{
+	return store->config.statements == DB_STATEMENTS_UNNAMED || store->went_unnamed;
+}
+
+/* PG_STATEMENTS unset: a named statement the server does not have
+ * (26000) or has already (42P05) means that a pooler in transaction mode
+ * (PgBouncer) hands this connection's transactions to server connections
+ * of its own, each with other statements or none. The connection goes on
+ * with unnamed statements, as PG_STATEMENTS=unnamed sends them; returns 1
+ * when it did so now, and the caller runs the query again. */
+static int go_unnamed(struct pgsql_store *store, const char *sqlstate, const char *reason)
+{
+	if (store->config.statements != DB_STATEMENTS_AUTO || store->went_unnamed || sqlstate == NULL ||
+	    (strcmp(sqlstate, "26000") != 0 && strcmp(sqlstate, "42P05") != 0))
+		return 0;
+	store->went_unnamed = 1;
+	log_line("PostgreSQL %s: %s (SQLSTATE %s): a pooler in transaction mode? Queries go unnamed on this "
+		 "connection from now on (PG_STATEMENTS=named or unnamed decides for every connection)",
+		 store->shown, reason, sqlstate);
+	return 1;
 }
 
 /* Returns 1 when the socket is ready, 0 at the deadline, -1 on error. */
@@ -270,6 +316,8 @@ static enum attempt_result finish_exchange(struct pgsql_store *store, int sent, 
 		goto fail;
 	}
 	if (PQresultStatus(result) != expected) {
+		const char *sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+		snprintf(store->last_sqlstate, sizeof store->last_sqlstate, "%s", sqlstate != NULL ? sqlstate : "");
 		copy_scrubbed(reason, reason_size, PQresultErrorMessage(result));
 		if (reason[0] == '\0')
 			snprintf(reason, reason_size, "unexpected answer %s", PQresStatus(PQresultStatus(result)));
@@ -291,7 +339,7 @@ fail:
  * connection that sends that startup parameter ("unsupported startup
  * parameter: options"), so DateStyle and TimeZone are set by SESSION_SQL
  * once connected, when the server's own are not already right. */
-#define CONNECTION_KEYWORDS 5
+#define CONNECTION_KEYWORDS 8
 static void connection_parameters(const struct pgsql_store *store, const char **keywords, const char **values)
 {
 	size_t count = 0;
@@ -307,6 +355,17 @@ static void connection_parameters(const struct pgsql_store *store, const char **
 	/* The rows end up in JSON, which is UTF-8 whatever the database's encoding. */
 	keywords[count] = "client_encoding";
 	values[count++] = "UTF8";
+	/* After dbname, so that they replace the target's lists. */
+	if (store->hosts_failed != 0) {
+		keywords[count] = "host";
+		values[count++] = store->remaining.host;
+		if (store->remaining.hostaddr[0] != '\0') {
+			keywords[count] = "hostaddr";
+			values[count++] = store->remaining.hostaddr;
+		}
+		keywords[count] = "port";
+		values[count++] = store->remaining.port;
+	}
 	keywords[count] = NULL;
 	values[count] = NULL;
 }
@@ -608,6 +667,7 @@ struct job {
 	void *context;
 	long long deadline_ms;
 	int retried;
+	int sent_named;	     /* by the name of a prepared statement */
 	int got_result;	     /* its result has come */
 	unsigned long batch; /* ended by this connection's batch-th sync point */
 	enum store_status status;
@@ -748,6 +808,7 @@ static void fail_queue(struct job_queue *queue, enum store_status status)
 }
 
 static void send_jobs(struct pgsql_store *store);
+static void start_connecting(struct pgsql_store *store);
 
 /* The connection is gone (or hangs): every query in flight ends. One that
  * was sent on a connection that had worked (the server restarted) is sent
@@ -803,6 +864,143 @@ static void lose_connection(struct pgsql_store *store, const char *reason, int r
 	fail_queue(&pipeline->waiting, STORE_UNAVAILABLE);
 }
 
+/* How many elements a comma list has (an empty list: none). */
+static int list_count(const char *list)
+{
+	int count = list[0] != '\0';
+
+	for (; *list != '\0'; list++)
+		count += *list == ',';
+	return count;
+}
+
+/* The index-th element of a comma list: its start, its length in *length. */
+static const char *list_item(const char *list, int index, size_t *length)
+{
+	for (; index > 0 && *list != '\0'; list++)
+		index -= *list == ',';
+	*length = strcspn(list, ",");
+	return list;
+}
+
+static int item_is(const char *start, size_t length, const char *text)
+{
+	return text != NULL && strlen(text) == length && strncmp(start, text, length) == 0;
+}
+
+/* The target's host lists, read once with libpq's parser. A list libpq
+ * would refuse (port counts that differ) or a longer one than kept here
+ * leaves count at 0: then no host is ever left out. */
+static void read_hosts(struct pgsql_store *store)
+{
+	struct host_list *hosts = &store->hosts;
+	PQconninfoOption *options = PQconninfoParse(store->config.target, NULL);
+
+	memset(hosts, 0, sizeof *hosts);
+	if (options == NULL)
+		return;
+	for (const PQconninfoOption *option = options; option->keyword != NULL; option++) {
+		char *list = strcmp(option->keyword, "host") == 0	? hosts->host
+			     : strcmp(option->keyword, "hostaddr") == 0 ? hosts->hostaddr
+			     : strcmp(option->keyword, "port") == 0	? hosts->port
+									: NULL;
+		if (list == NULL || option->val == NULL)
+			continue;
+		if (strlen(option->val) >= HOST_LIST_SIZE)
+			goto done;
+		strcpy(list, option->val);
+	}
+	int count = list_count(hosts->host) > list_count(hosts->hostaddr) ? list_count(hosts->host)
+									  : list_count(hosts->hostaddr);
+	int ports = list_count(hosts->port);
+	if (count <= MAX_HOSTS && (ports <= 1 || ports == count))
+		hosts->count = count;
+done:
+	PQconninfoFree(options);
+}
+
+/* The host a failed attempt ended on, as PQhost and PQport name it
+ * (the host, else the address; the port), among those not failed yet; -1
+ * when it is not in the list. */
+static int failed_host(const struct pgsql_store *store)
+{
+	const struct host_list *hosts = &store->hosts;
+	const char *host = PQhost(store->connection);
+	const char *port = PQport(store->connection);
+	int ports = list_count(hosts->port);
+
+	for (int index = 0; index < hosts->count; index++) {
+		size_t name_length, port_length;
+		const char *name = list_item(hosts->host, index, &name_length);
+		if (name_length == 0)
+			name = list_item(hosts->hostaddr, index, &name_length);
+		const char *its_port = list_item(hosts->port, ports == hosts->count ? index : 0, &port_length);
+		if ((store->hosts_failed & 1u << index) == 0 && item_is(name, name_length, host) &&
+		    (port_length == 0 || item_is(its_port, port_length, port)))
+			return index;
+	}
+	return -1;
+}
+
+/* Writes into out the elements of list whose bit is not set in failed. */
+static void list_without(const char *list, int count, unsigned failed, char *out)
+{
+	size_t used = 0;
+	int first = 1;
+
+	for (int index = 0; index < count; index++) {
+		size_t length;
+		const char *item = list_item(list, index, &length);
+		if (failed & 1u << index)
+			continue;
+		if (!first)
+			out[used++] = ',';
+		memcpy(out + used, item, length);
+		used += length;
+		first = 0;
+	}
+	out[used] = '\0';
+}
+
+/* A connection attempt failed. libpq gives up the rest of the list when a
+ * server closes the connection while the session starts, as one shutting
+ * down does ("server closed the connection unexpectedly", tests/pg-standby.t);
+ * under prefer-standby its first pass has refused the primary by then, and
+ * its second pass never comes. So the host it ended on is left out and the
+ * others are tried at once, what waits going with them (after a timeout it
+ * has waited enough, and is answered now). A back-off only once every host
+ * of the list has failed. */
+static void connect_failed(struct pgsql_store *store, const char *reason, int timed_out)
+{
+	struct pipeline *pipeline = store->pipeline;
+	int failed = failed_host(store);
+	unsigned all = (1u << store->hosts.count) - 1;
+
+	if (store->hosts.count < 2 || failed < 0 || (store->hosts_failed | 1u << failed) == all) {
+		store->hosts_failed = 0;
+		lose_connection(store, reason, 0);
+		return;
+	}
+	log_limited("PostgreSQL %s: %s:%s failed, trying the other hosts now: %s", store->shown,
+		    PQhost(store->connection), PQport(store->connection), reason);
+	store->hosts_failed |= 1u << failed;
+	list_without(store->hosts.host, store->hosts.count, store->hosts_failed, store->remaining.host);
+	list_without(store->hosts.hostaddr,
+		     list_count(store->hosts.hostaddr) == store->hosts.count ? store->hosts.count : 0,
+		     store->hosts_failed, store->remaining.hostaddr);
+	if (list_count(store->hosts.port) == store->hosts.count)
+		list_without(store->hosts.port, store->hosts.count, store->hosts_failed, store->remaining.port);
+	else
+		strcpy(store->remaining.port, store->hosts.port);
+	drop_connection(store);
+	pipeline->state = LINK_DOWN;
+	pipeline->retry_at_ms = 0;
+	if (timed_out)
+		fail_queue(&pipeline->waiting, STORE_UNAVAILABLE);
+	else if (pipeline->waiting.head != NULL)
+		start_connecting(store);
+}
+
 static void start_connecting(struct pgsql_store *store)
 {
 	struct pipeline *pipeline = store->pipeline;
@@ -841,7 +1039,7 @@ static int send_job(struct pgsql_store *store, struct job *job)
 		sent = PQsendQueryParams(store->connection, SESSION_SQL, 0, NULL, NULL, NULL, NULL, 0);
 	else if (job->kind == JOB_PREPARE)
 		sent = PQsendPrepare(store->connection, name, query->sql, query->param_count, query->param_types);
-	else if (store->config.statements == DB_STATEMENTS_UNNAMED)
+	else if (sends_unnamed(store))
 		sent = PQsendQueryParams(store->connection, query->sql, query->param_count, query->param_types,
 					 query->param_count ? page_values : NULL, NULL, NULL, !pipeline->text_results);
 	else
@@ -850,6 +1048,7 @@ static int send_job(struct pgsql_store *store, struct job *job)
 					query->param_count ? page_values : NULL, NULL, NULL, !pipeline->text_results);
 	if (!sent)
 		return -1;
+	job->sent_named = job->kind == JOB_ORDERS && !sends_unnamed(store);
 	if (job->deadline_ms == 0)
 		job->deadline_ms = monotonic_ms() + EXCHANGE_DEADLINE_MS;
 	job->batch = pipeline->batches_sent + 1;
@@ -890,8 +1089,8 @@ static void send_jobs(struct pgsql_store *store)
 		}
 		pipeline->session_ready = 1;
 	}
-	if (store->config.statements == DB_STATEMENTS_NAMED &&
-	    pipeline->prepared_generation != pipeline->statement_generation && pipeline->waiting.head != NULL) {
+	if (!sends_unnamed(store) && pipeline->prepared_generation != pipeline->statement_generation &&
+	    pipeline->waiting.head != NULL) {
 		for (int index = 0; index < PREPARED_COUNT; index++) {
 			struct job *prepare = calloc(1, sizeof *prepare);
 			if (prepare == NULL ||
@@ -982,6 +1181,7 @@ static void become_ready(struct pgsql_store *store)
 		return;
 	}
 	pipeline->state = LINK_READY;
+	store->hosts_failed = 0;
 	pipeline->prepared_generation = 0;
 	pipeline->statement_generation++;
 	pipeline->session_ready = !needs_session_settings(store->connection);
@@ -1053,7 +1253,15 @@ static void take_result(struct pgsql_store *store, struct job *job, PGresult *re
 		store->pipeline->session_ending = 1;
 		return;
 	}
-	if (job->kind == JOB_ORDERS && !job->retried && (aborted || needs_new_statements(result))) {
+	if (!aborted && go_unnamed(store, PQresultErrorField(result, PG_DIAG_SQLSTATE), store->pipeline->batch_error)) {
+		if (job->kind == JOB_ORDERS)
+			retry_job(store, job, 0);
+		return;
+	}
+	/* Once; and once more if it went by name and the connection has gone
+	 * unnamed since (it never ran, and the next try goes unnamed). */
+	int may_retry = job->kind == JOB_ORDERS && (!job->retried || (job->sent_named && sends_unnamed(store)));
+	if (may_retry && (aborted || needs_new_statements(result))) {
 		retry_job(store, job, !aborted);
 		return;
 	}
@@ -1132,7 +1340,7 @@ static void pgsql_progress(void *handle, int readable, int writable)
 	if (pipeline->state == LINK_CONNECTING) {
 		if (now >= pipeline->connect_deadline_ms) {
 			snprintf(reason, sizeof reason, "no connection within %d ms", EXCHANGE_DEADLINE_MS);
-			lose_connection(store, reason, 0);
+			connect_failed(store, reason, 1);
 			return;
 		}
 		if (!readable && !writable)
@@ -1146,7 +1354,7 @@ static void pgsql_progress(void *handle, int readable, int writable)
 			become_ready(store);
 		} else if (pipeline->polling == PGRES_POLLING_FAILED) {
 			copy_scrubbed(reason, sizeof reason, PQerrorMessage(store->connection));
-			lose_connection(store, reason, 0);
+			connect_failed(store, reason, 0);
 		}
 		return;
 	}
@@ -1316,16 +1524,18 @@ static void *pgsql_open(const struct db_config *config, char *error, size_t erro
 	store->config = *config;
 	if (read_connection_string(store, error, error_size) != 0)
 		goto fail;
+	read_hosts(store);
 	/* The worker must come up, and answer GET /, while the database is
 	 * down: an unreachable database yields a handle that connects later. */
 	enum attempt_result attempt = connect_store(store, reason, sizeof reason);
-	if (attempt == ATTEMPT_OK && store->config.statements == DB_STATEMENTS_NAMED)
+	if (attempt == ATTEMPT_OK && !sends_unnamed(store))
 		attempt = prepare_missing(store, reason, sizeof reason);
 	switch (attempt) {
 	case ATTEMPT_OK:
 		break;
 	case ATTEMPT_QUERY_FAILED:
-		report_outcome(store, STORE_QUERY_FAILED, reason);
+		if (!go_unnamed(store, store->last_sqlstate, reason))
+			report_outcome(store, STORE_QUERY_FAILED, reason);
 		break;
 	case ATTEMPT_LOST:
 	case ATTEMPT_TIMED_OUT:
@@ -1359,11 +1569,17 @@ static enum store_status pgsql_fetch_orders(void *handle, const struct order_pag
 		statement.param_count = 2;
 		statement.param_values = page_values;
 	}
-	if (store->config.statements == DB_STATEMENTS_UNNAMED) {
-		statement.sql = prepared_queries[statement.prepared_index].sql;
-		statement.prepared_index = -1;
+	enum store_status status;
+	for (;;) {
+		if (sends_unnamed(store)) {
+			statement.sql = prepared_queries[page->is_default ? ORDERS_DEFAULT : ORDERS_PAGE].sql;
+			statement.prepared_index = -1;
+		}
+		status = run_statement(store, &statement, &result, reason, sizeof reason);
+		/* Once at most: go_unnamed says yes only while the connection is named. */
+		if (status != STORE_QUERY_FAILED || !go_unnamed(store, store->last_sqlstate, reason))
+			break;
 	}
-	enum store_status status = run_statement(store, &statement, &result, reason, sizeof reason);
 	int needs_text = 0; /* this path asks for text */
 	if (status == STORE_OK)
 		status = deliver_rows(result, on_row, context, &needs_text, reason, sizeof reason);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pg-pgbouncer.t: three backend hosts (127.0.0.2-4, 2 workers each) behind one nginx, through PgBouncer in transaction pooling mode (default_pool_size 4) with PG_STATEMENTS=unnamed: no errors, the direct connection's bytes, one execution per request, at most 4 server connections for 6 workers.
+# pg-pgbouncer.t: three backend hosts (127.0.0.2-4, 2 workers each) behind one nginx, through PgBouncer in transaction pooling mode (default_pool_size 4) with PG_STATEMENTS=unnamed: no errors, the direct connection's bytes, one execution per request, at most 4 server connections for 6 workers; and with no PG_STATEMENTS (pool 2, 4 workers, 20 clients), 0 failed and the same bytes.
 source "$(dirname "$0")/lib/common.sh"
 source "$ROOT/tests/lib/fronts.sh"
 source "$ROOT/tests/lib/pg.sh"
@@ -26,6 +26,11 @@ is "$(cgi /orders DATABASE_URL="$PGBOUNCER_URL" PG_STATEMENTS=unnamed)" "$DIRECT
 	"CGI mode through PgBouncer with PG_STATEMENTS=unnamed: the same bytes"
 is "$(cgi '/orders?limit=7&offset=42' DATABASE_URL="$PGBOUNCER_URL" PG_STATEMENTS=unnamed)" "$DIRECT_PAGE" \
 	"... and for a page with parameters"
+for _ in 1 2 3; do
+	is "$(cgi /orders DATABASE_URL="$PGBOUNCER_URL" 2>>"$TEST_TMP/cgi.log")" "$DIRECT" \
+		"CGI mode through PgBouncer with no PG_STATEMENTS: the same bytes"
+done
+check "... and no failure logged" bash -c "! grep -E 'unavailable|query failed' '$TEST_TMP/cgi.log'"
 
 HOSTS=(127.0.0.2 127.0.0.3 127.0.0.4)
 # One port free on all three addresses, as on three machines set up alike.
@@ -128,5 +133,33 @@ check "pipelining through PgBouncer: some worker had more than one query in flig
 	test "${most_in_flight:-0}" -gt 1
 check "and the workers logged no failure" bash -c "! grep -E 'unavailable|query failed' '$TEST_TMP'/backend-*.log"
 check "nor did PgBouncer" bash -c "! grep -E 'ERROR|WARNING|FATAL' '$PGBOUNCER_DIR/pgbouncer.log'"
+
+# The default settings (no PG_STATEMENTS) through PgBouncer in transaction
+# mode with a pool of 2: the workers' named statements meet server
+# connections that lack them or have them already; each connection goes on
+# unnamed, and the query is run again, so that no client sees it. 4
+# workers behind lighttpd, 20 curl clients for 6 s.
+pgbouncer_start 2 || bail_out "cannot start a second PgBouncer"
+stack_up DATABASE_URL="$PGBOUNCER_URL" WORKERS=4
+mkdir -p "$TEST_TMP/default"
+awk -v url="$BASE_URL/orders" -v dir="$TEST_TMP/default" \
+	'BEGIN { for (i = 0; i < 100000; i++) printf "url = \"%s\"\noutput = \"%s/%d\"\n", url, dir, i }' \
+	>"$TEST_TMP/default.conf"
+timeout -s INT 6 stdbuf -oL curl -s --no-progress-meter --parallel --parallel-max 20 --max-time 3 \
+	-w '%{http_code} %{filename_effective}\n' -K "$TEST_TMP/default.conf" >"$TEST_TMP/default-codes"
+sent=$(grep -c '' "$TEST_TMP/default-codes")
+failed=$(grep -vc '^200 ' "$TEST_TMP/default-codes")
+diag "PG_STATEMENTS unset, PgBouncer pool 2, 4 workers, 20 clients for 6 s: $failed of $sent failed ($(cut -d' ' -f1 "$TEST_TMP/default-codes" | grep -vx 200 | sort | uniq -c | xargs))"
+check "... more than a few hundred answers ($sent)" test "$sent" -ge 300
+is "$failed" 0 "PG_STATEMENTS unset through PgBouncer in transaction mode: none of the $sent failed"
+direct_sum=$(printf '%s' "$DIRECT" | md5sum | cut -d' ' -f1)
+different=$(cut -d' ' -f2 "$TEST_TMP/default-codes" | xargs md5sum | grep -vc "^$direct_sum ")
+is "$different" 0 "... every body byte-identical to the direct connection's"
+switched=$(grep -c 'unnamed on this connection from now on' "$STACK_DIR/stack.log")
+diag "connections that went on unnamed: $switched ($(grep 'unnamed on this connection' "$STACK_DIR/stack.log" | sed -n 's/.*prepared statement "\([a-z_0-9]*\)" \(.*\) (SQLSTATE \([0-9A-Z]*\)).*/\1 \2 \3/p' | sort | uniq -c | xargs)); the first: $(grep -m 1 'unnamed on this connection' "$STACK_DIR/stack.log")"
+check "... the workers said they went on unnamed, once per connection at most ($switched)" \
+	test "$switched" -ge 1 -a "$switched" -le 4
+check "... and logged no failure" bash -c "! grep -E 'unavailable|query failed' '$STACK_DIR/stack.log'"
+check "... nor a password" bash -c "! grep -q apipassword '$STACK_DIR/stack.log'"
 
 done_testing

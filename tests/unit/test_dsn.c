@@ -35,8 +35,8 @@ int main(void)
 	   "so is text that is no URL at all: %s", error);
 
 	OK(db_config_parse_statements(NULL, &config, error, sizeof error) == 0 &&
-	       config.statements == DB_STATEMENTS_NAMED,
-	   "PG_STATEMENTS unset: named statements");
+	       config.statements == DB_STATEMENTS_AUTO,
+	   "PG_STATEMENTS unset: named statements until the server loses them");
 	OK(db_config_parse_statements("unnamed", &config, error, sizeof error) == 0 &&
 	       config.statements == DB_STATEMENTS_UNNAMED,
 	   "PG_STATEMENTS=unnamed");
