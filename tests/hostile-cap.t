@@ -9,14 +9,20 @@ PARTIALS=15
 HOLD_SECONDS=${HOSTILE_CAP_SECONDS:-8}
 
 # --workers 1 --max-connections 1: twenty requests, each on a new connection.
+# They are the control requests: with one slot, another client at the same
+# time would have to wait for it.
 one_slot() { # ADDRESS LABEL
-	local address=$1 label=$2 answered=0 out
-	watch_start "$address"
+	local address=$1 label=$2 answered=0 out started elapsed slowest=0
+	watch_start "$address" no-control
 	for _ in $(seq 20); do
+		started=$(millis)
 		out=$("$PEER" "$address" get / send answer 5 "$TEST_TMP/one")
+		elapsed=$(($(millis) - started))
+		((elapsed > slowest)) && slowest=$elapsed
 		[[ "$out" == "end id=1 protocol=0 status=200 "* ]] && answered=$((answered + 1))
 	done
 	is "$answered" 20 "$label: --max-connections 1: 20 requests one after another on new connections, all answered"
+	check "$label: ... each within 1 s (slowest $slowest ms, fcgi-peer's start included)" test "$slowest" -lt 1000
 	watch_end "$label: --max-connections 1"
 }
 

@@ -18,13 +18,16 @@ body_of() { # FILE: the body after the CGI head
 	printf '%s' "${answer#*$'\r\n\r\n'}"
 }
 
-# watch_start ADDRESS: notes the workers and the log's length, and starts
-# fcgi-control on ADDRESS (GET / on a new connection every 0.1 s).
+# watch_start ADDRESS [no-control]: notes the workers and the log's length,
+# and starts fcgi-control on ADDRESS (GET / on a new connection every 0.1 s)
+# unless told not to (a test whose own requests are the control).
 watch_start() {
 	WATCH_ADDRESS=$1
 	WATCH_WORKERS=$(children | tr '\n' ' ')
 	WATCH_LOG_FROM=$(wc -l <"$LOG")
 	WATCH_STOP="$TEST_TMP/control-stop.$RANDOM"
+	WATCH_PID=
+	[[ "${2:-}" == no-control ]] && return 0
 	"$CONTROL" "$WATCH_ADDRESS" "$WATCH_STOP" >"$WATCH_STOP.out" 2>"$WATCH_STOP.err" &
 	WATCH_PID=$!
 	on_exit "touch '$WATCH_STOP'; kill $WATCH_PID"
@@ -34,16 +37,18 @@ watch_start() {
 # every control answered 200 within 1 s, the same workers, no death in the log.
 watch_end() {
 	local label=$1 line sent answered max late deaths
-	sleep 0.3
-	touch "$WATCH_STOP"
-	wait "$WATCH_PID"
-	line=$(cat "$WATCH_STOP.out")
-	read -r _ _ sent _ answered _ max _ _ late <<<"$line"
-	diag "$label: $line"
-	while read -r line; do diag "$label: $line"; done < <(head -n 5 "$WATCH_STOP.err")
-	check "$label: control requests were made meanwhile (${sent:-0})" test "${sent:-0}" -ge 3
-	is "${answered:-0}/${late:-?}" "${sent:-0}/0" \
-		"$label: every control GET / on another connection was answered 200 within 1 s (slowest ${max:-?} ms)"
+	if [[ -n "$WATCH_PID" ]]; then
+		sleep 0.3
+		touch "$WATCH_STOP"
+		wait "$WATCH_PID"
+		line=$(cat "$WATCH_STOP.out")
+		read -r _ _ sent _ answered _ max _ _ late <<<"$line"
+		diag "$label: $line"
+		while read -r line; do diag "$label: $line"; done < <(head -n 5 "$WATCH_STOP.err")
+		check "$label: control requests were made meanwhile (${sent:-0})" test "${sent:-0}" -ge 3
+		is "${answered:-0}/${late:-?}" "${sent:-0}/0" \
+			"$label: every control GET / on another connection was answered 200 within 1 s (slowest ${max:-?} ms)"
+	fi
 	is "$(children | tr '\n' ' ')" "$WATCH_WORKERS" "$label: the same workers serve ($WATCH_WORKERS)"
 	deaths=$(tail -n "+$((WATCH_LOG_FROM + 1))" "$LOG" | grep -cE "$DEATH_LINES")
 	is "$deaths" 0 "$label: no worker died or was replaced (log lines)"
