@@ -29,6 +29,7 @@ one_slot() { # ADDRESS LABEL
 # --max-connections 2: a kept connection, idle, and a second one: both stay.
 two_slots() { # ADDRESS LABEL
 	local address=$1 label=$2 kept out
+	watch_start "$address" no-control
 	rm -f "$TEST_TMP/first-answered" "$TEST_TMP/second-done"
 	"$PEER" "$address" keep get / send answer 5 "$TEST_TMP/k1" touch "$TEST_TMP/first-answered" \
 		wait-for "$TEST_TMP/second-done" get / send answer 5 "$TEST_TMP/k2" >"$TEST_TMP/kept" &
@@ -43,6 +44,7 @@ two_slots() { # ADDRESS LABEL
 	out=$(cat "$TEST_TMP/kept")
 	like "$out" $'^end id=1 protocol=0 status=200 [^\n]*\nend id=1 protocol=0 status=200 ' \
 		"$label: ... and the idle kept connection stayed open: its next request is answered"
+	watch_end "$label: --max-connections 2"
 }
 
 # --max-connections 8, 2 workers, 15 connections that began a request and

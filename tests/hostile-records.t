@@ -93,9 +93,10 @@ rejected() { # ADDRESS LABEL
 	# (if it went before the close) is the last taken; the one at 1.5 s
 	# fails (unix: the peer is gone; TCP: the reset came back).
 	watch_start "$address"
-	local shape
+	local shape steps
 	for shape in "role 7 begin" "begin-body 000100000000000000000000"; do
-		out=$("$PEER" "$address" $shape send raw 0000000000000000 trickle 1.5)
+		read -r -a steps <<<"$shape"
+		out=$("$PEER" "$address" "${steps[@]}" send raw 0000000000000000 trickle 1.5)
 		like "$out" '^cut after [01] bytes in [01]\.[0-9] s' \
 			"$label: after a rejected BEGIN_REQUEST ($shape), a byte every 1.5 s finds the connection closed ($out)"
 	done
@@ -135,7 +136,7 @@ padding() { # ADDRESS LABEL
 
 ORDERS=$(expected_orders_json "$DB" 100 1000)
 EXPECTED_CONNS=$((WORKERS * CAP))
-FLAGS=(--workers $WORKERS --max-connections $CAP --request-timeout 3 --keepalive-timeout 5)
+FLAGS=(--workers "$WORKERS" --max-connections "$CAP" --request-timeout 3 --keepalive-timeout 5)
 all_of_it() { # ADDRESS LABEL
 	wait_for_children $WORKERS || bail_out "$2: no workers started"
 	management "$1" "$2"

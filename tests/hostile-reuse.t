@@ -57,14 +57,14 @@ front_errors() {
 }
 # load_report LABEL FROM ERRORS-BEFORE: the checks after a wrk run through h2o.
 load_report() {
-	local label=$1 from=$2 errors_before=$3 counts log requests non2xx socket_errors lines good other
+	local label=$1 from=$2 errors_before=$3 counts log requests socket_errors lines other
 	counts=$(wrk_counts "$TEST_TMP/wrk.out")
 	log=$(log_counts "$from")
-	read -r requests non2xx socket_errors <<<"$counts"
-	read -r lines good other <<<"$log"
+	read -r requests _ socket_errors <<<"$counts"
+	read -r lines _ other <<<"$log"
 	diag "$label: wrk requests non-2xx socket-errors = $counts; h2o access log lines 200-or-405 other = $log"
 	grep -E 'Socket errors' "$TEST_TMP/wrk.out" | while read -r line; do diag "$label: wrk: $line"; done
-	tail -n "+$(($from + 1))" "$FRONT_DIR/access.log" | awk '$1 != 200 && $1 != 405 { print $1 }' | sort | uniq -c |
+	tail -n "+$((from + 1))" "$FRONT_DIR/access.log" | awk '$1 != 200 && $1 != 405 { print $1 }' | sort | uniq -c |
 		while read -r line; do diag "$label: h2o access log: $line"; done
 	check "$label: requests were served ($requests)" test "${requests:-0}" -gt 100
 	is "${socket_errors:-?}" 0 "$label: 0 socket errors (wrk)"
@@ -191,7 +191,9 @@ raw_signal() { # ADDRESS LABEL SIGNAL
 
 # The responder runs from a copy: SIGUSR2 starts the file at that path again.
 BIN="$TEST_TMP/bin"
-mkdir -p "$BIN" && cp "$RESPONDER" "$BIN/webapi-fcgi" || bail_out "cannot copy the responder"
+if ! mkdir -p "$BIN" || ! cp "$RESPONDER" "$BIN/webapi-fcgi"; then
+	bail_out "cannot copy the responder to $BIN"
+fi
 RESPONDER="$BIN/webapi-fcgi"
 FLAGS=(--workers 2 --status-path "$STATUS_PATH" --keepalive-timeout 10)
 for kind in unix tcp; do

@@ -1,5 +1,6 @@
 # hostile.sh: what the hostile-*.t tests share: an attack watched from outside (control requests timed throughout, the same workers before and after, no worker death in the log).
 # Needs common.sh sourced first, and SUPERVISOR and LOG set (start_responder).
+# shellcheck disable=SC2034 # PEER, FLOOD and HELLO are for the tests that source this
 
 PEER="$ROOT/tests/lib/fcgi-peer"
 CONTROL="$ROOT/tests/lib/fcgi-control"
