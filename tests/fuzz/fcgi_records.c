@@ -565,6 +565,34 @@ static enum ending empty_records(struct bytes *out, uint64_t *rng)
 	return random_ending(rng);
 }
 
+/* Issue 20: management records between a request's BEGIN_REQUEST and the
+ * end of its PARAMS (libfcgi answered them into a fixed stack buffer), and
+ * FCGI_GET_VALUES over 16 KiB. */
+static enum ending management_inside_request(struct bytes *out, uint64_t *rng)
+{
+	static const uint32_t counts[] = {1, 4, 6, 40, 1100, 2000, 4000};
+	struct bytes params = {0};
+	struct bytes query = {0};
+	uint32_t count = counts[below(rng, sizeof counts / sizeof counts[0])];
+
+	for (uint32_t i = 0; i < count; i++)
+		append_text_pair(&query, "FCGI_MAX_CONNS", "");
+	append_params_of(&params, "GET", random_uri(rng));
+	append_begin(out, 1, ROLE_RESPONDER, below(rng, 2));
+	if (below(rng, 2))
+		append_record(out, PARAMS, 1, params.data, params.length);
+	if (below(rng, 4))
+		append_record(out, GET_VALUES, 0, query.data, query.length);
+	else
+		append_record(out, 12 + below(rng, 244), 0, NULL, 0);
+	append_record(out, PARAMS, 1, params.data, params.length);
+	append_record(out, PARAMS, 1, NULL, 0);
+	append_record(out, STDIN, 1, NULL, 0);
+	free(params.data);
+	free(query.data);
+	return END_SHUT;
+}
+
 struct case_kind {
 	const char *name;
 	enum ending (*generate)(struct bytes *out, uint64_t *rng);
@@ -588,6 +616,7 @@ static const struct case_kind kinds[] = {
     {"many-or-large-params", many_or_large_params},
     {"large-body", large_body},
     {"empty-records", empty_records},
+    {"management-inside-request", management_inside_request},
 };
 #define KIND_COUNT (sizeof kinds / sizeof kinds[0])
 
