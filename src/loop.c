@@ -44,7 +44,8 @@ struct loop_connection {
 	enum loop_phase phase;
 	int closing;		 /* scheduled to close at the end of this turn, or closed */
 	int close_after_send;	 /* closes once the output is written */
-	int reset;		 /* its peer took none of its output: reset, not closed */
+	int end_at_once;	 /* and says so to the peer at that moment (end_output) */
+	int reset;		 /* reset, not closed: a peer that takes none of its output, or errs */
 	int registered;		 /* in the epoll set */
 	int drained;		 /* the last read came short: the next bytes are an edge */
 	int fresh_input;	 /* input the protocol has not been shown */
@@ -334,6 +335,19 @@ static void queue_output(struct loop *loop, struct loop_connection *connection, 
 	connection->output_length += length;
 }
 
+/* The last of a connection's output is written. One the web server
+ * asked to keep (a worker on its way out) is shut for writing at once,
+ * not at the end of the turn: the web server, reading the answer, may
+ * put the connection back in its pool and take it for a request at once,
+ * and a pool that checks its connections first (h2o's) then finds the
+ * end of it there already instead of a request lost in it. */
+static void end_output(struct loop *loop, struct loop_connection *connection)
+{
+	if (connection->end_at_once)
+		shutdown(connection->fd, SHUT_WR);
+	schedule_close(loop, connection);
+}
+
 /* Writes what is queued as far as the socket takes it. */
 static void flush(struct loop *loop, struct loop_connection *connection)
 {
@@ -357,7 +371,7 @@ static void flush(struct loop *loop, struct loop_connection *connection)
 	connection->output_start = connection->output_capacity = 0;
 	sending_remove(loop, connection);
 	if (connection->close_after_send)
-		schedule_close(loop, connection);
+		end_output(loop, connection);
 	else if (connection->input_length > 0)
 		connection->fresh_input = 1; /* under the cap again: its next request */
 }
@@ -510,11 +524,14 @@ void loop_close_after_send(struct loop_connection *connection)
 {
 	connection->close_after_send = 1;
 	if (connection->output_length == 0)
-		schedule_close(connection->loop, connection);
+		end_output(connection->loop, connection);
 }
 
 void loop_close_now(struct loop_connection *connection)
 {
+	/* A reset: what the peer sends after its error is refused at once,
+	 * not taken by a socket that only said it would send no more. */
+	connection->reset = 1;
 	schedule_close(connection->loop, connection);
 }
 
@@ -540,6 +557,7 @@ void loop_request_done(struct loop_connection *connection, int keep)
 	 * next request on another connection. */
 	connection->answered = keep && !loop->stopping;
 	set_phase(loop, connection, LOOP_IDLE);
+	connection->end_at_once = keep && !connection->answered;
 	if (!connection->answered)
 		loop_close_after_send(connection);
 	else if (connection->input_length > 0)

@@ -114,7 +114,7 @@ void loop_request_done(struct loop_connection *connection, int keep);
 
 /* Closes the connection once what is queued is written. */
 void loop_close_after_send(struct loop_connection *connection);
-/* Closes it now, dropping what is queued (a protocol error). */
+/* Closes it now with a reset, dropping what is queued (a protocol error). */
 void loop_close_now(struct loop_connection *connection);
 
 /* Puts this worker last among those the kernel wakes for a new
