@@ -34,9 +34,6 @@
 /* Out of descriptors or memory: how long accepting pauses; at the cap with
  * no connection to close, how often it looks again. */
 #define ACCEPT_PAUSE_MS 100
-/* A new connection that has sent nothing for this long may be closed to
- * make room: a web server writes its request as it connects. */
-#define NEW_CONNECTION_GRACE_MS 1000
 
 struct loop_connection {
 	struct loop *loop;
@@ -600,15 +597,13 @@ static struct loop_connection *new_connection(struct loop *loop, int fd)
 }
 
 /* At the cap, the connection that has waited longest without a request
- * makes room, once a new one is really there: a kept one waiting for its
- * next request, or a new one that has sent nothing for a second. One that
- * has just connected is about to send its request, and is never closed
- * for another; none is closed for a connection that never came. */
-static struct loop_connection *room_maker(const struct loop *loop, long long now)
+ * makes room, once a new one is really there: none is closed for a
+ * connection that never came, and a new one is never refused while
+ * another idles (a crowd of silent peers costs each its own place). */
+static struct loop_connection *room_maker(const struct loop *loop)
 {
 	for (struct loop_connection *connection = loop->idle.head; connection != NULL; connection = connection->next)
-		if (!connection->closing && !connection->close_after_send &&
-		    (connection->answered || now - connection->since_ms >= NEW_CONNECTION_GRACE_MS))
+		if (!connection->closing && !connection->close_after_send)
 			return connection;
 	return NULL;
 }
@@ -617,7 +612,7 @@ static void accept_connections(struct loop *loop)
 {
 	for (int accepted = 0; accepted < ACCEPTS_PER_WAKE && loop->listening; accepted++) {
 		if (loop->open_connections >= loop->settings.max_connections &&
-		    room_maker(loop, monotonic_ms()) == NULL) {
+		    room_maker(loop) == NULL) {
 			/* Every slot is taken and none can be freed: the rest
 			 * wait in the backlog until one is. */
 			stop_listening(loop);
@@ -646,7 +641,7 @@ static void accept_connections(struct loop *loop)
 		connection->since_ms = monotonic_ms();
 		publish_gauges(loop);
 		if (loop->open_connections > loop->settings.max_connections)
-			schedule_close(loop, room_maker(loop, monotonic_ms()));
+			schedule_close(loop, room_maker(loop));
 		/* lighttpd writes its request right after connecting: it is
 		 * usually waiting already, and costs no epoll round. */
 		use_input(loop, connection);
@@ -798,7 +793,7 @@ int loop_run(struct loop *loop)
 			start_listening(loop);
 		}
 		if (loop->at_cap &&
-		    (loop->open_connections < loop->settings.max_connections || room_maker(loop, now) != NULL))
+		    (loop->open_connections < loop->settings.max_connections || room_maker(loop) != NULL))
 			start_listening(loop);
 		close_expired(loop, now);
 		finish_turn(loop);
