@@ -65,12 +65,24 @@ struct app {
  * of the 809,000 instructions of an /orders request went there. */
 static char *digits_before(char *end, int64_t number)
 {
+	/* Two digits a division: half the divisions of one at a time. */
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				    "8081828384858687888990919293949596979899";
 	uint64_t magnitude = number < 0 ? 0 - (uint64_t)number : (uint64_t)number;
 
-	do {
-		*--end = (char)('0' + magnitude % 10);
-		magnitude /= 10;
-	} while (magnitude != 0);
+	while (magnitude >= 100) {
+		const char *pair = pairs + 2 * (magnitude % 100);
+		magnitude /= 100;
+		*--end = pair[1];
+		*--end = pair[0];
+	}
+	if (magnitude >= 10) {
+		*--end = pairs[2 * magnitude + 1];
+		*--end = pairs[2 * magnitude];
+	} else {
+		*--end = (char)('0' + magnitude);
+	}
 	if (number < 0)
 		*--end = '-';
 	return end;
