@@ -102,7 +102,7 @@ static char *put_integer(char *at, int64_t number)
 	return put_text(at, start, (size_t)(digits + sizeof digits - start));
 }
 
-#define PUT_LITERAL(at, literal) put_text(at, literal, sizeof literal - 1)
+#define PUT_LITERAL(at, literal) put_text(at, literal, sizeof(literal) - 1)
 
 /* An order's text is gathered here and appended to json-c's buffer at
  * once: each printbuf_memappend costs about 50 instructions, and an order
@@ -138,7 +138,7 @@ static int add_json_string(struct printbuf *out, struct order_text *text, json_o
 	return add_text(out, text, json, length);
 }
 
-#define ADD_LITERAL(out, text, literal) add_text(out, text, literal, sizeof literal - 1)
+#define ADD_LITERAL(out, text, literal) add_text(out, text, literal, sizeof(literal) - 1)
 
 /* json-c's serializer hook for one order: the keys in the contract's
  * order, as json-c would write them under JSON_FLAGS. */
