@@ -72,6 +72,14 @@ static char *put_digits(char *out, unsigned value, int count)
 	return out + count;
 }
 
+/* value < 100; a field of a timestamp, without a loop. */
+static char *put_two_digits(char *out, unsigned value)
+{
+	out[0] = (char)('0' + value / 10);
+	out[1] = (char)('0' + value % 10);
+	return out + 2;
+}
+
 /* 2000-01-01 is day 0: the first and last days of years 1 and 9999. */
 #define FIRST_DAY (-730119)
 #define LAST_DAY 2921939
@@ -100,15 +108,15 @@ int pgsql_binary_timestamp(const char *bytes, size_t length, char *out)
 	unsigned milliseconds = (unsigned)(of_day / 1000);
 	char *cursor = put_digits(out, (unsigned)year, 4);
 	*cursor++ = '-';
-	cursor = put_digits(cursor, (unsigned)month, 2);
+	cursor = put_two_digits(cursor, (unsigned)month);
 	*cursor++ = '-';
-	cursor = put_digits(cursor, (unsigned)day, 2);
+	cursor = put_two_digits(cursor, (unsigned)day);
 	*cursor++ = 'T';
-	cursor = put_digits(cursor, milliseconds / 3600000, 2);
+	cursor = put_two_digits(cursor, milliseconds / 3600000);
 	*cursor++ = ':';
-	cursor = put_digits(cursor, milliseconds / 60000 % 60, 2);
+	cursor = put_two_digits(cursor, milliseconds / 60000 % 60);
 	*cursor++ = ':';
-	cursor = put_digits(cursor, milliseconds / 1000 % 60, 2);
+	cursor = put_two_digits(cursor, milliseconds / 1000 % 60);
 	*cursor++ = '.';
 	cursor = put_digits(cursor, milliseconds % 1000, 3);
 	*cursor++ = 'Z';

@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,10 @@
 #define CONTRACT_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT 100 OFFSET 1000"
 #define PAGE_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT ?1 OFFSET ?2"
 
-/* A writer (scripts/seed-db --force, a user's update) briefly locks the
- * file; waiting a little is better than failing the request, but the
- * worker waits synchronously, and every other connection it holds waits
- * with it: a locked file costs a request at most this before a 503. */
+/* A writer that holds the file locked when a worker opens it: waiting a
+ * little is better than failing the request, but the worker waits
+ * synchronously, and every other connection it holds waits with it: a
+ * locked file costs a request at most this before a 503. */
 #define BUSY_TIMEOUT_MS 100
 
 /* After start-up the file may vanish or break (moved, replaced, its
@@ -78,6 +79,19 @@ static int check_file(const char *path, char *error, size_t error_size)
 	return 0;
 }
 
+/* Whether the file's header says WAL mode (read and write versions 2). */
+static int is_wal_file(const char *path)
+{
+	unsigned char versions[2] = {0, 0};
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	ssize_t got = pread(fd, versions, sizeof versions, 18);
+	close(fd);
+	return got == (ssize_t)sizeof versions && versions[0] == 2 && versions[1] == 2;
+}
+
 static void describe_prepare_failure(const struct sqlite_store *store, char *error, size_t error_size)
 {
 	/* A WAL-mode file needs its -wal and -shm files, which SQLite creates
@@ -106,6 +120,22 @@ static int open_database(struct sqlite_store *store, char *error, size_t error_s
 		goto fail;
 	}
 	sqlite3_busy_timeout(store->db, BUSY_TIMEOUT_MS);
+	/* The shared lock the first read takes is kept (a read-only handle
+	 * never takes more): each query used to take and drop it and check
+	 * for a hot journal and a changed file, 8 system calls (4 fcntl, 3
+	 * stat, 1 pread), and nothing else can change the file under a held
+	 * lock. A writer in place is refused ("database is locked") while the
+	 * file is served; scripts/seed-db --force moves a new file into place
+	 * instead, which the workers open at SIGHUP, reading the old one,
+	 * whole and unchanged, until then. (immutable=1 would also drop the
+	 * lock, and let a writer in place change pages under a reader.) A
+	 * WAL-mode file keeps SQLite's normal locking: a read-only handle in
+	 * EXCLUSIVE mode cannot create its -wal file. */
+	if (!is_wal_file(store->path) &&
+	    sqlite3_exec(store->db, "PRAGMA locking_mode=EXCLUSIVE", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(error, error_size, "database %s: locking_mode: %s", store->path, sqlite3_errmsg(store->db));
+		goto fail;
+	}
 	if (sqlite3_prepare_v3(store->db, CONTRACT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &store->contract_query, NULL) !=
 		SQLITE_OK ||
 	    sqlite3_prepare_v3(store->db, PAGE_SQL, -1, SQLITE_PREPARE_PERSISTENT, &store->page_query, NULL) !=

@@ -69,7 +69,18 @@ for endpoint in hello orders; do
 		"$endpoint: no errors on the stack nor on the static server"
 	is "$(json_check "$out/bench.json" 'print "$j->{$ARGV[0]}{workers} $j->{$ARGV[0]}{database}"' "$endpoint")" "2 sqlite" \
 		"$endpoint: workers and database say what ran"
+	is "$(json_check "$out/bench.json" '
+		my $per = $j->{$ARGV[0]}{cpu_us_per_request};
+		ref $per eq "HASH" or do { print "no cpu_us_per_request"; exit };
+		for my $k (qw(front responder load)) {
+			defined $per->{$k} && $per->{$k} =~ /^[0-9]+(\.[0-9]+)?$/ && $per->{$k} > 0 or print "$k: ", $per->{$k} // "null", ". ";
+		}
+		exists $per->{database} && !defined $per->{database} or print "database: $per->{database} (no server here). ";' "$endpoint")" "" \
+		"$endpoint: CPU per request of the front, the responder and wrk, positive; null for a database with no server"
 done
+check "the summary table has the CPU-per-request columns" grep -q 'responder us/req' "$TEST_TMP/stderr"
+like "$(sed -n '/^## Resource Usage$/,/^## /p' "$out/Orders.md")" '\| CPU per request, µs \| front [0-9.]+, responder [0-9.]+, database -, wrk [0-9.]+ ' \
+	"Orders.md gives the CPU per request of each class"
 
 for file in HelloWorld Orders; do
 	md="$out/$file.md"
@@ -104,6 +115,9 @@ is "$(grep -cE '^\| [12] \| [0-9,]+ \| [0-9,]+ \| 0\.[0-9]{3} \|' "$sweep_out/sw
 is "$(json_check "$sweep_out/sweep.json" 'print join(" ", map { "$_->{value}:$_->{bench}{workers}" } @{$j->{runs}})')" "1:1 2:2" \
 	"sweep.json has each run with its own worker count"
 check "the table on stdout has a row per value" grep -qE '^2 +[0-9,]+ ' "$TEST_TMP/sweep-stdout"
+is "$(head -n1 "$sweep_out/sweep.tsv" | tr '\t' '\n' | grep -c '_cpu_us$')" 8 "sweep.tsv has the 4 classes' CPU per request for both endpoints"
+is "$(grep -cE '\| [0-9.]+ / [0-9.]+ / - / [0-9.]+ \| [0-9.]+ / [0-9.]+ / - / [0-9.]+ \|$' "$sweep_out/sweep.md")" 2 \
+	"sweep.md gives them per run (front / responder / database / wrk)"
 is "$(head -c 8 "$sweep_out/sweep.png" | od -An -tx1 | tr -d ' \n')" "89504e470d0a1a0a" "--plot wrote a PNG"
 
 # ---- failures are clear and non-zero
@@ -198,6 +212,38 @@ is "$(json_check "$TEST_TMP/fake-out/bench.json" 'print "$j->{orders}{other_cpu_
 like "$(cat "$TEST_TMP/fake-stderr")" "warning: other processes kept 30% of a core busy during GET /orders on the stack" \
 	"... with a warning when it passes 15%"
 like "$(grep -F '| test ' "$TEST_TMP/fake-stdout" | head -n1)" '\| 1,000\.00\\\* +\|' "a row with errors is starred, as in the benchmark's tables"
+
+# report.pl: CPU per request of each class, from the processes' ticks around
+# the run (100 a second, 1000 requests: a tick is 10 us a request).
+# lighttpd 20 took 60 ticks; webapi-fcgi: worker 22 ended (its 250 ticks
+# went to its supervisor 21, 200 of them before the run) and worker 23
+# began (30): 80; postgres 30 and its backends: 32 ended (70, 40 before),
+# 31 began (25): 55; wrk 0.3 s of CPU; 99, another process, is nobody's.
+classes="$TEST_TMP/classes-run"
+mkdir -p "$classes" "$TEST_TMP/classes-out"
+cp "$fake/meta" "$classes/meta"
+for endpoint in hello orders; do
+	for side in stack static; do
+		wrk_output 1000 0 >"$classes/$endpoint.$side.wrk"
+	done
+	printf '%s\n' pss_kib=100 rss_kib=200 cpu_ticks=350 pids=3 busy_ticks=1000 self_ticks=20 self=10 target=20,21,22 \
+		database_pid=30 'proc 10 1 5 20 bash' 'proc 20 10 6 100 lighttpd' 'proc 21 20 7 50 webapi-fcgi' \
+		'proc 22 21 8 200 webapi-fcgi' 'proc 30 1 2 500 postgres' 'proc 32 30 3 40 postgres' 'proc 99 1 4 10 other' \
+		>"$classes/$endpoint.stack.before"
+	printf '%s\n' pss_kib=100 rss_kib=200 cpu_ticks=490 pids=3 elapsed=1.0 busy_ticks=1300 self_ticks=90 self=10 \
+		target=20,21,23 database_pid=30 'proc 10 1 5 90 bash' 'proc 20 10 6 160 lighttpd' 'proc 21 20 7 300 webapi-fcgi' \
+		'proc 23 21 9 30 webapi-fcgi' 'proc 30 1 2 570 postgres' 'proc 31 30 10 25 postgres' 'proc 99 1 4 15 other' \
+		>"$classes/$endpoint.stack.after"
+	printf '0m0.010s 0m0.000s\n0m0.200s 0m0.100s\n' >"$classes/$endpoint.stack.wrk.times"
+	cp "$fake/$endpoint.static.before" "$fake/$endpoint.static.after" "$classes/"
+done
+perl "$ROOT/scripts/bench.d/report.pl" run "$classes" "$TEST_TMP/classes-out" >"$TEST_TMP/classes-stdout" 2>&1
+is "$?" 0 "report.pl on samples with command names"
+is "$(json_check "$TEST_TMP/classes-out/bench.json" 'my $c = $j->{orders}{cpu_us_per_request};
+	print join(" ", map { "$_=$c->{$_}" } qw(front responder database load))')" "front=600 responder=800 database=550 load=300" \
+	"CPU per request of the front, the responder (workers that came and went), the database (backends too) and wrk"
+is "$(json_check "$TEST_TMP/classes-out/bench.json" 'print $j->{orders}{other_cpu_percent}')" 5 \
+	"... and the database server's processes are not counted as other processes"
 
 # ---- an interrupted run stops everything it started
 export TMPDIR="$TEST_TMP/interrupted"

@@ -258,17 +258,34 @@ export DATABASE_URL="sqlite://$DB"
 start_responder sqlite-health --workers 1
 wait_until_serving || bail_out "the SQLite responder did not start serving"
 is "$(body_of /health)" '{"status":"ok"}' "SQLite: /health is ok"
-sqlite3 "$DB" 'DROP TABLE orders'
+# A worker holds a shared lock on the file it opened (locking_mode
+# EXCLUSIVE): a writer in place is refused, the worker goes on.
+sqlite3 "$DB" 'DROP TABLE orders' 2>"$TEST_TMP/drop.err"
+dropped=$?
+check "SQLite: DROP TABLE in place while the file is served is refused (sqlite3 exits $dropped)" test "$dropped" -ne 0
+like "$(cat "$TEST_TMP/drop.err")" "database is locked" "... as locked"
+is "$(body_of /health)" '{"status":"ok"}' "... and /health is still ok"
+# A file without the table moved into place (as scripts/seed-db moves
+# its new file), then SIGHUP: the new worker opens it.
+cp "$DB" "$DB.new" && sqlite3 "$DB.new" 'DROP TABLE orders' && mv -f "$DB.new" "$DB"
+kill -HUP "$SUPERVISOR"
+for _ in $(seq 50); do
+	[[ "$(fcgi_get "$SOCKET" /health)" == "Status: 503"* ]] && break
+	sleep 0.1
+done
 like "$(fcgi_get "$SOCKET" /health)" $'^Status: 503 .*\\{"status":"unavailable"\\}$' \
-	"SQLite: the orders table dropped: /health is 503"
+	"SQLite: a file without the orders table, after SIGHUP: /health is 503"
 is "$(fcgi_get "$SOCKET" / | tail -c 27)" '{"message":"Hello, World!"}' "and / is still answered"
 
 # A locked SQLite file costs a request at most about 100 ms (the busy
-# timeout), and never holds GET / back longer than that.
+# timeout), and never holds GET / back longer than that. A worker keeps
+# its shared lock once it has the file open, so the file is locked
+# before a new worker (SIGHUP) opens it.
 DB=$(seeded_database)
 export DATABASE_URL="sqlite://$DB"
 start_responder sqlite-locked --workers 1
 wait_until_serving || bail_out "the SQLite responder did not start serving"
+cp "$DB" "$DB.new" && mv -f "$DB.new" "$DB"
 (
 	echo 'BEGIN EXCLUSIVE;'
 	sleep 30
@@ -276,6 +293,8 @@ wait_until_serving || bail_out "the SQLite responder did not start serving"
 ) | sqlite3 "$DB" &
 locker=$!
 on_exit "kill $locker"
+sleep 0.5
+kill -HUP "$SUPERVISOR"
 sleep 0.5
 hammer 4 /orders
 sleep 0.3

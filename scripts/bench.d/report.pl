@@ -157,14 +157,87 @@ sub cpu_percent {
 }
 
 # The processes of a sample: pid => [parent, start time, CPU ticks (own and
-# reaped children's)], from the "proc" lines that `report.pl procs` wrote.
+# reaped children's), command name], from the "proc" lines that
+# `report.pl procs` wrote.
 sub read_procs {
 	my ($path) = @_;
 	my %procs;
 	for my $line (split /\n/, slurp($path)) {
-		$procs{$1} = [ $2, $3, $4 ] if $line =~ /^proc (\d+) (\d+) (\d+) (\d+)$/;
+		$procs{$1} = [ $2, $3, $4, $5 // '' ] if $line =~ /^proc (\d+) (\d+) (\d+) (\d+)(?: (\S*))?$/;
 	}
 	return \%procs;
+}
+
+# pid => 1 for PID and every process under it in a sample.
+sub descendants {
+	my ($procs, $pid) = @_;
+	my %in = ($pid => 1);
+	my $grew = 1;
+	while ($grew) {
+		$grew = 0;
+		for my $p (keys %$procs) {
+			next if $in{$p} || !$in{ $procs->{$p}[0] };
+			$in{$p} = $grew = 1;
+		}
+	}
+	return \%in;
+}
+
+# CPU ticks a class of processes spent between two samples: what each
+# member added, all of a member started since, less what a member that
+# ended had before (its whole life lands in its parent's reaped-children
+# ticks, and its parent is a member: a worker's supervisor, a backend's
+# postmaster).
+sub class_ticks {
+	my ($was, $is, $member) = @_;
+	my $ticks = 0;
+	while (my ($pid, $now) = each %$is) {
+		next unless $member->($pid, $now, $is);
+		my $then = $was->{$pid};
+		$ticks += $then && $then->[1] == $now->[1] ? $now->[2] - $then->[2] : $now->[2];
+	}
+	while (my ($pid, $then) = each %$was) {
+		next unless $member->($pid, $then, $was);
+		my $now = $is->{$pid};
+		$ticks -= $then->[2] unless $now && $now->[1] == $then->[1];
+	}
+	return $ticks;
+}
+
+my @CLASSES = qw(front responder database load);
+my $FRONTS = qr/^(lighttpd|nginx|apache2|httpd|h2o)$/;
+
+# CPU time per request completed, in microseconds, for each class of
+# processes over the measured run: the web server in front, the responder
+# (supervisor and workers), the local PostgreSQL server (undefined when
+# there is none) and wrk. Undefined throughout when the samples predate
+# the figures.
+sub cpu_per_request {
+	my ($run, $e, $meta, $requests) = @_;
+	my ($before_path, $after_path) = ("$run/$e->{key}.stack.before", "$run/$e->{key}.stack.after");
+	my %none = map { $_ => undef } @CLASSES;
+	return \%none unless $requests > 0 && -e $before_path && -e $after_path;
+	my ($before, $after) = (read_pairs($before_path), read_pairs($after_path));
+	my ($was, $is) = (read_procs($before_path), read_procs($after_path));
+	return \%none unless grep { $_->[3] ne '' } values %$is;
+	my %target = map { $_ => 1 } split(/,/, ($before->{target} // '') . ',' . ($after->{target} // ''));
+	my $us = sub { return round(1e6 * $_[0] / $meta->{clk_tck} / $requests, 1) };
+	my %out = %none;
+	$out{front} = $us->(class_ticks($was, $is, sub { $target{ $_[0] } && $_[1][3] =~ $FRONTS }));
+	$out{responder} = $us->(class_ticks($was, $is, sub { $target{ $_[0] } && $_[1][3] eq 'webapi-fcgi' }));
+	if (my $postmaster = $after->{database_pid} || $before->{database_pid}) {
+		my %in = (%{ descendants($was, $postmaster) }, %{ descendants($is, $postmaster) });
+		$out{database} = $us->(class_ticks($was, $is, sub { $in{ $_[0] } }));
+	}
+	my $times = "$run/$e->{key}.stack.wrk.times";
+	if (-e $times) {
+		# bash's `times`: the shell's user and system time, then its children's.
+		my @lines = split /\n/, slurp($times);
+		my $seconds = 0;
+		$seconds += ($1 // 0) * 60 + $2 while ($lines[1] // '') =~ /(?:(\d+)m)?([0-9.]+)s/g;
+		$out{load} = round(1e6 * $seconds / $requests, 1);
+	}
+	return \%out;
 }
 
 # The CPU share (100 = one core) that processes other than the target, wrk and
@@ -182,6 +255,9 @@ sub other_cpu_percent {
 	return undef unless defined $before->{busy_ticks} && defined $after->{busy_ticks} && $after->{elapsed};
 	my ($was, $is) = (read_procs($before_path), read_procs($after_path));
 	my %ours = map { $_ => 1 } split(/,/, $after->{target} // ''), $after->{self};
+	if (my $postmaster = $after->{database_pid}) {
+		%ours = (%ours, %{ descendants($was, $postmaster) }, %{ descendants($is, $postmaster) });
+	}
 	my $others = 0;
 	while (my ($pid, $now) = each %$is) {
 		next if $ours{$pid} || $now->[0] == $after->{self};
@@ -203,13 +279,21 @@ sub print_procs {
 		# The command name is in parentheses and may hold anything.
 		$stat =~ /^(\d+) \(.*\) (.*)$/s or next;
 		my ($pid, @f) = ($1, split(' ', $2));
-		print "proc $pid $f[1] $f[19] ", $f[11] + $f[12] + $f[13] + $f[14], "\n";
+		my ($name) = $stat =~ /^\d+ \((.*)\) /s;
+		$name =~ s/\s/_/g;
+		print "proc $pid $f[1] $f[19] ", $f[11] + $f[12] + $f[13] + $f[14], " $name\n";
 	}
 	return 0;
 }
 
+# A CPU-per-request figure as the tables show it; "-" for none.
+sub us {
+	my ($value) = @_;
+	return defined $value ? sprintf('%.1f', $value) : '-';
+}
+
 sub endpoint_markdown {
-	my ($meta, $e, $stack, $static, $res, $ratio, $cpu, $other, $static_other) = @_;
+	my ($meta, $e, $stack, $static, $res, $ratio, $cpu, $other, $static_other, $per) = @_;
 	my $others = join(' / ', map { defined $_ ? sprintf('%.1f%%', $_) : 'n/a' } $other, $static_other);
 	my $url = "http://127.0.0.1:$meta->{port}$e->{path}";
 	my $command = "wrk -t $meta->{threads} -c $meta->{connections} -d $meta->{duration} --latency $url";
@@ -285,6 +369,7 @@ the sum counts each page once; the RSS sum counts shared pages in every process.
 | Memory Limit | none (host: ${\ mib($meta->{mem_total_kib})}) |
 | Memory % | $mem_pct |
 | CPU % | ${\ sprintf('%.1f%%', $cpu)} (average over the run, 100% = one core) |
+| CPU per request, µs | front ${\ us($per->{front})}, responder ${\ us($per->{responder})}, database ${\ us($per->{database})}, wrk ${\ us($per->{load})} (user + system time over the run / requests completed) |
 | Other processes' CPU % | $others (during this run / the static one; near 0 for comparable figures) |
 | PIDs | $res->{pids} |
 
@@ -324,6 +409,7 @@ sub report_run {
 		my $cpu = cpu_percent($before, $res, $meta);
 		my $other = other_cpu_percent("$run/$e->{key}.stack.before", "$run/$e->{key}.stack.after", $meta);
 		my $static_other = other_cpu_percent("$run/$e->{key}.static.before", "$run/$e->{key}.static.after", $meta);
+		my $per = cpu_per_request($run, $e, $meta, $stack->{requests});
 		for ([ 'the stack', $other ], [ 'the static server', $static_other ]) {
 			my ($who, $share) = @$_;
 			printf STDERR "bench: warning: other processes kept %.0f%% of a core busy during GET %s on %s: "
@@ -340,7 +426,7 @@ sub report_run {
 					100 * $ERROR_LIMIT, $r->{non2xx}, $r->{socket_errors});
 			}
 		}
-		spew("$out/$e->{file}", endpoint_markdown($meta, $e, $stack, $static, $res, $ratio, $cpu, $other, $static_other));
+		spew("$out/$e->{file}", endpoint_markdown($meta, $e, $stack, $static, $res, $ratio, $cpu, $other, $static_other, $per));
 		push @json, $e->{key} => obj(
 			path => $e->{path},
 			rps => 0 + $stack->{rps},
@@ -358,6 +444,7 @@ sub report_run {
 			rss_kib => 0 + $res->{rss_kib},
 			pids => 0 + $res->{pids},
 			cpu_percent => $cpu,
+			cpu_us_per_request => obj(map { $_ => $per->{$_} } @CLASSES),
 			other_cpu_percent => $other,
 			workers => 0 + $meta->{workers},
 			backends => 0 + $meta->{backends},
@@ -373,7 +460,7 @@ sub report_run {
 		);
 		push @table, [ "GET $e->{path}", commas($stack->{rps}), commas($static->{rps}), sprintf('%.3f', $ratio),
 			$stack->{lat_avg}, $stack->{p99}, $stack->{lat_max}, $stack->{non2xx}, $stack->{socket_errors},
-			mib($res->{pss_kib}), mib($res->{rss_kib}) ];
+			mib($res->{pss_kib}), mib($res->{rss_kib}), map { us($per->{$_}) } @CLASSES ];
 		push @rows, "$e->{title} (GET $e->{path}):", summary_row($meta, $stack, $res);
 	}
 	my $json = to_json(obj(
@@ -401,7 +488,9 @@ sub report_run {
 
 	print "$meta->{name}: ", plural($meta->{workers}, "worker"), " x ", plural($meta->{backends}, "backend"), ", ",
 		database_kind($meta->{database_url}), ", wrk -t $meta->{threads} -c $meta->{connections} -d $meta->{duration} ($meta->{tested})\n\n";
-	print text_table([ 'endpoint', 'req/s', 'static req/s', 'ratio', 'avg', 'p99', 'max', 'non-2xx', 'socket errors', 'PSS sum', 'RSS sum' ], @table);
+	print text_table([ 'endpoint', 'req/s', 'static req/s', 'ratio', 'avg', 'p99', 'max', 'non-2xx', 'socket errors', 'PSS sum', 'RSS sum',
+		'front us/req', 'responder us/req', 'database us/req', 'wrk us/req' ], @table);
+	print "\n(us/req: CPU time, user and system, per request completed, from /proc/PID/stat over the run)\n";
 	print "\nRows for the benchmark's summary tables (Memory: PSS sum):\n";
 	print "$_\n" for @rows;
 	print "\nWrote $out/HelloWorld.md, $out/Orders.md, $out/bench.json\n";
@@ -454,23 +543,29 @@ sub report_sweep {
 			@$h{qw(other_cpu_percent static_other_cpu_percent)}, @$o{qw(other_cpu_percent static_other_cpu_percent)};
 		push @rows, [ $value, commas(sprintf('%.0f', $h->{rps})), commas(sprintf('%.0f', $h->{static_rps})), sprintf('%.3f', $h->{ratio}),
 			commas(sprintf('%.0f', $o->{rps})), commas(sprintf('%.0f', $o->{static_rps})), sprintf('%.3f', $o->{ratio}),
-			sprintf('%.2f', $h->{p99_ms}), sprintf('%.2f', $o->{p99_ms}), sprintf('%.1f', $pss / 1024), $errors, sprintf('%.0f', $others) ];
+			sprintf('%.2f', $h->{p99_ms}), sprintf('%.2f', $o->{p99_ms}), sprintf('%.1f', $pss / 1024), $errors, sprintf('%.0f', $others),
+			map { my $per = $_->{cpu_us_per_request} // {}; join(' / ', map { us($per->{$_}) } @CLASSES) } $h, $o ];
 		push @tsv, join("\t", $value, $h->{rps}, $h->{static_rps}, $h->{ratio}, $o->{rps}, $o->{static_rps}, $o->{ratio},
-			$h->{p99_ms}, $o->{p99_ms}, round($h->{pss_kib} / 1024, 2), round($o->{pss_kib} / 1024, 2), $errors, $others);
+			$h->{p99_ms}, $o->{p99_ms}, round($h->{pss_kib} / 1024, 2), round($o->{pss_kib} / 1024, 2), $errors, $others,
+			map { my $per = $_->{cpu_us_per_request} // {}; map { $per->{$_} // '' } @CLASSES } $h, $o);
 		push @json, obj(value => 0 + $value, bench => raw($text));
 	}
 	my @header = ($param, 'GET / req/s', 'static', 'ratio', 'GET /orders req/s', 'static', 'ratio',
-		'GET / p99 ms', '/orders p99 ms', 'PSS MiB', 'errors', "others' CPU %");
+		'GET / p99 ms', '/orders p99 ms', 'PSS MiB', 'errors', "others' CPU %",
+		'GET / CPU us/req (front / responder / database / wrk)', '/orders CPU us/req (the same)');
 	my $fixed = join(', ', map { "$_ $first->{$_}" } grep { $_ ne $param } qw(workers backends connections));
 	my $what = "$first->{name}: wrk -t $first->{threads} -d $first->{duration}, $fixed, $first->{database}, $first->{tested}";
 	my $md = "# Sweep over $param\n\n$what\n\n" . markdown_table(\@header, @rows)
 		. "\nEach row is a full `scripts/bench` run (stack restarted, static ceiling measured again);\n"
 		. "ratio = req/s / static req/s of the same run; PSS MiB = the larger PSS sum of the two samples;\n"
 		. "others' CPU % = the most that other processes kept busy (100 = one core) during one of the\n"
-		. "row's four measurements: above $OTHER_CPU_LIMIT the row is not comparable with the others.\n";
+		. "row's four measurements: above $OTHER_CPU_LIMIT the row is not comparable with the others;\n"
+		. "CPU us/req = user and system time of each class of processes over the run per request completed\n"
+		. "(\"-\": no such process here, e.g. no local database server).\n";
 	spew("$out/sweep.md", $md);
 	spew("$out/sweep.tsv", join("\t", $param, qw(hello_rps hello_static_rps hello_ratio orders_rps orders_static_rps orders_ratio
-		hello_p99_ms orders_p99_ms hello_pss_mib orders_pss_mib errors others_cpu_percent)) . "\n" . join('', map { "$_\n" } @tsv));
+		hello_p99_ms orders_p99_ms hello_pss_mib orders_pss_mib errors others_cpu_percent),
+		map { my $e = $_; map { "${e}_${_}_cpu_us" } @CLASSES } qw(hello orders)) . "\n" . join('', map { "$_\n" } @tsv));
 	my $json = to_json(obj(param => $param, runs => \@json)) . "\n";
 	JSON::PP->new->decode($json);
 	spew("$out/sweep.json", $json);
