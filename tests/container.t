@@ -233,7 +233,6 @@ curl -s "$BASE_URL/orders" >"$TEST_TMP/orders.expected"
 	pg_query "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT" >/dev/null 2>&1
 	date +%s%N >"$TEST_TMP/released"
 ) &
-locker=$!
 for _ in $(seq 40); do
 	[[ $(pg_query "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
 		WHERE c.relname = 'orders' AND l.mode = 'AccessExclusiveLock' AND l.granted" 2>/dev/null) == 1 ]] && break
