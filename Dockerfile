@@ -39,8 +39,11 @@ RUN apt-get update \
 	&& rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log \
 		/var/www/html /usr/share/doc/* /usr/share/man/*
 COPY --from=build /out/ /
-# PID 1 runs lighttpd as root, as `make run` does when root starts it; the
-# responder's workers leave root for www-data before they read a request.
+# Nothing in the container runs as root: lighttpd, the responder's
+# supervisor and its workers all run as www-data, which may read the
+# database and write only the run directory (sockets, pid file).
+RUN install -d -o www-data -g www-data /run/webapi-fcgi
+USER www-data
 ENV PORT=8000
 EXPOSE 8000
 HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
