@@ -52,6 +52,17 @@ remove_containers() {
 		podman rm -f -t 0 "$name" >/dev/null 2>&1
 	done
 }
+# The images this run leaves untagged (each build's build stage) go too;
+# the intermediate ones stay as the next run's cache (apt's layers).
+dangling() {
+	podman images -q --no-trunc --filter dangling=true | sort
+}
+DANGLING_BEFORE="$TEST_TMP/dangling-before"
+dangling >"$DANGLING_BEFORE"
+remove_new_dangling() {
+	dangling | comm -13 "$DANGLING_BEFORE" - | xargs -r podman rmi -f
+}
+on_exit remove_new_dangling
 on_exit "podman rmi -f '$IMAGE' '$SEED_IMAGE' >/dev/null 2>&1"
 on_exit remove_containers
 
