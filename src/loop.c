@@ -93,6 +93,7 @@ struct loop {
 	long long accept_paused_until; /* 0: not paused for lack of descriptors */
 	int stopping;
 	int lingering; /* stopping, and kept connections stay open (loop_settings.linger) */
+	long long stopping_since_ms;
 	/* epoll_data.ptr of the listening socket and the database's: any
 	 * other pointer is a connection. */
 	char listener_tag, source_tag;
@@ -532,6 +533,31 @@ void loop_close_now(struct loop_connection *connection)
 	schedule_close(connection->loop, connection);
 }
 
+/* How long a connection may wait with no request started. While
+ * stopping, a new one gets the request timeout to send its request (the
+ * web server sent it to this worker). */
+static long long idle_timeout_ms(const struct loop *loop)
+{
+	const struct loop_settings *settings = &loop->settings;
+
+	if (loop->stopping && settings->request_timeout_ms < settings->keepalive_timeout_ms)
+		return settings->request_timeout_ms;
+	return settings->keepalive_timeout_ms;
+}
+
+/* A worker replaced while the web server goes on keeps its kept
+ * connections as any worker does, closing one only when it idles past the
+ * idle time or the web server closes it: a connection closed right after
+ * its answer can be taken from the web server's pool for the next request
+ * before the close reaches it (h2o, which does not retry, lost requests
+ * so). Past the idle time since it began to stop, each closes after its
+ * next answer, so that a web server that keeps using them cannot keep the
+ * worker for ever. */
+static int still_lingering(const struct loop *loop, long long now)
+{
+	return loop->lingering && now - loop->stopping_since_ms < idle_timeout_ms(loop);
+}
+
 void loop_request_done(struct loop_connection *connection, int keep)
 {
 	struct loop *loop = connection->loop;
@@ -549,10 +575,11 @@ void loop_request_done(struct loop_connection *connection, int keep)
 		}
 		return;
 	}
-	/* A worker on its way out closes a kept connection right after its
-	 * answer: the web server has just read that answer, and sends its
-	 * next request on another connection. */
-	connection->answered = keep && !loop->stopping;
+	/* A worker on its way out keeps a kept connection while it lingers,
+	 * else it closes it right after its answer: the web server has just
+	 * read that answer, and sends its next request on another
+	 * connection. */
+	connection->answered = keep && (!loop->stopping || still_lingering(loop, monotonic_ms()));
 	set_phase(loop, connection, LOOP_IDLE);
 	connection->end_at_once = keep && !connection->answered;
 	if (!connection->answered)
@@ -649,18 +676,6 @@ static void accept_connections(struct loop *loop)
 	}
 }
 
-/* How long a connection may wait with no request started. While
- * stopping, a new one gets the request timeout to send its request (the
- * web server sent it to this worker), and a kept one as long, at most,
- * when it is kept open for the web server. */
-static long long idle_timeout_ms(const struct loop *loop)
-{
-	const struct loop_settings *settings = &loop->settings;
-
-	if (loop->stopping && settings->request_timeout_ms < settings->keepalive_timeout_ms)
-		return settings->request_timeout_ms;
-	return settings->keepalive_timeout_ms;
-}
 
 static void close_expired(struct loop *loop, long long now)
 {
@@ -701,12 +716,13 @@ static int next_wake_ms(const struct loop *loop, long long now)
 /* Stops taking connections. A worker that the responder stops closes its
  * kept connections waiting for a request at once; one replaced while the
  * web server goes on keeps them, since the web server may be sending on
- * them this very moment, and closes each after its next answer. New
- * connections and those receiving a request are answered first. */
+ * them this very moment (still_lingering).
+ * New connections and those receiving a request are answered first. */
 static void begin_stopping(struct loop *loop)
 {
 	stop_listening(loop);
 	loop->stopping = 1;
+	loop->stopping_since_ms = monotonic_ms();
 	loop->lingering = loop->settings.linger != NULL && *loop->settings.linger;
 	if (loop->lingering)
 		return;

@@ -37,8 +37,8 @@ struct loop_settings {
 	volatile sig_atomic_t *stop;	/* set by a signal: finish what has started, then return */
 	/* Set with stop when the worker is replaced while the web server goes
 	 * on (SIGHUP, an upgrade): kept connections stay open, as the web
-	 * server may be sending on them, until their next answer is written,
-	 * the web server closes them, or they idle past the keep-alive time. */
+	 * server may be sending on them, until they idle past the idle time
+	 * or the web server closes them (loop.c, still_lingering). */
 	volatile int *linger;
 	/* Shared with the supervisor's watchdog: refreshed on every turn of
 	 * the loop; while requests are being answered, when the oldest one

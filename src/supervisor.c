@@ -174,7 +174,7 @@ static void begin_stop(struct supervisor *supervisor, int exit_code)
 	for (int i = 0; i < supervisor->worker_capacity; i++) {
 		supervisor->workers[i].activity->retiring = supervisor->workers[i].pid > 0;
 		/* Handed over, the web server goes on sending on the kept
-		 * connections: they stay open until their next answer. */
+		 * connections: they stay open (loop.h). */
 		supervisor->workers[i].activity->linger = supervisor->handed_over;
 	}
 	signal_all(supervisor, SIGTERM);

@@ -21,7 +21,7 @@ struct worker_activity {
 	volatile pid_t pid;		  /* set by the supervisor; 0: the slot is free */
 	volatile int retiring;		  /* told to finish and exit (SIGHUP, an upgrade) */
 	/* Set with retiring when the web server goes on (SIGHUP, an upgrade):
-	 * kept connections stay open until each has its next answer. */
+	 * kept connections stay open (loop.h). */
 	volatile int linger;
 	struct status_counters counters; /* the status page's figures, this slot's */
 };
