@@ -638,8 +638,7 @@ static struct loop_connection *room_maker(const struct loop *loop)
 static void accept_connections(struct loop *loop)
 {
 	for (int accepted = 0; accepted < ACCEPTS_PER_WAKE && loop->listening; accepted++) {
-		if (loop->open_connections >= loop->settings.max_connections &&
-		    room_maker(loop) == NULL) {
+		if (loop->open_connections >= loop->settings.max_connections && room_maker(loop) == NULL) {
 			/* Every slot is taken and none can be freed: the rest
 			 * wait in the backlog until one is. */
 			stop_listening(loop);
@@ -675,7 +674,6 @@ static void accept_connections(struct loop *loop)
 		settle(loop, connection);
 	}
 }
-
 
 static void close_expired(struct loop *loop, long long now)
 {
