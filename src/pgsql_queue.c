@@ -12,6 +12,7 @@
 #include "pgsql_queue.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,10 +81,11 @@ static struct pgsql_job *take_job(struct pgsql_queue *queue)
 	struct list_link *link = list_take_first(&queue->free);
 	struct pgsql_job *job = link != NULL ? list_entry(link, struct pgsql_job, link) : malloc(sizeof *job);
 
-	if (job != NULL)
+	/* All but the reason, which only an error fills. */
+	if (job != NULL) {
 		memset(job, 0, offsetof(struct pgsql_job, reason));
-	if (job != NULL)
 		job->reason[0] = '\0';
+	}
 	return job;
 }
 
