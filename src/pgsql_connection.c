@@ -151,8 +151,7 @@ int pgsql_connection_init(struct pgsql_connection *connection, const char *targe
  * parameter: options"), so DateStyle and TimeZone are set by a query
  * once connected, when the server's own are not already right. */
 #define CONNECTION_KEYWORDS 8
-static void connection_parameters(const struct pgsql_connection *connection, const char **keywords,
-				  const char **values)
+static void connection_parameters(const struct pgsql_connection *connection, const char **keywords, const char **values)
 {
 	size_t count = 0;
 
@@ -250,8 +249,7 @@ static void list_without(const char *list, int count, unsigned failed, char *out
  * its second pass never comes. So the host it ended on is left out and the
  * others are worth a try at once. A back-off only once every host of the
  * list has failed. */
-static enum pgsql_connection_step attempt_failed(struct pgsql_connection *connection, const char *reason,
-						 int timed_out)
+static enum pgsql_connection_step attempt_failed(struct pgsql_connection *connection, const char *reason, int timed_out)
 {
 	struct pgsql_host_list *remaining = &connection->remaining;
 	const struct pgsql_host_list *hosts = &connection->hosts;
@@ -280,8 +278,7 @@ static enum pgsql_connection_step attempt_failed(struct pgsql_connection *connec
 	return PGSQL_STEP_OTHER_HOSTS;
 }
 
-enum pgsql_connection_step pgsql_connection_start(struct pgsql_connection *connection, char *reason,
-						  size_t reason_size)
+enum pgsql_connection_step pgsql_connection_start(struct pgsql_connection *connection, char *reason, size_t reason_size)
 {
 	const char *keywords[CONNECTION_KEYWORDS];
 	const char *values[CONNECTION_KEYWORDS];
@@ -368,8 +365,7 @@ static void note_working(struct pgsql_connection *connection)
 
 /* Non-blocking sends keep a hung server's full socket buffer under the
  * deadline too; pipeline mode (libpq 14) lets several queries be in flight. */
-static enum pgsql_connection_step become_ready(struct pgsql_connection *connection, char *reason,
-					       size_t reason_size)
+static enum pgsql_connection_step become_ready(struct pgsql_connection *connection, char *reason, size_t reason_size)
 {
 	PQsetNoticeProcessor(connection->pq, log_notice, connection);
 	if (PQsetnonblocking(connection->pq, 1) != 0 || !PQenterPipelineMode(connection->pq)) {

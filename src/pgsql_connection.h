@@ -47,7 +47,7 @@ struct pgsql_connection {
 	long long connect_deadline_ms;
 	long long retry_at_ms;
 	long long backoff_ms;
-	int timed_out; /* the last attempt ran out of time, not of hosts */
+	int timed_out;			      /* the last attempt ran out of time, not of hosts */
 	char last_failure[PGSQL_REASON_SIZE]; /* why the last attempt failed */
 	/* libpq's reading of the target, password masked: how the log names it. */
 	char shown[1024];

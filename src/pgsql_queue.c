@@ -119,8 +119,8 @@ static void complete_job(struct pgsql_queue *queue, struct pgsql_job *job)
 		done(context, status);
 }
 
-int pgsql_queue_add(struct pgsql_queue *queue, const struct order_page *page, order_row_fn on_row,
-		    store_done_fn done, void *context)
+int pgsql_queue_add(struct pgsql_queue *queue, const struct order_page *page, order_row_fn on_row, store_done_fn done,
+		    void *context)
 {
 	struct pgsql_job *job = take_job(queue);
 
@@ -492,10 +492,10 @@ static void take_result(struct pgsql_queue *queue, struct pgsql_job *job, const 
 		return;
 	}
 	int needs_text = 0;
-	job->status = job->kind == JOB_ORDERS && job->done != NULL
-			  ? deliver_rows(result, job->on_row, job->context, &needs_text, job->reason,
-					 sizeof job->reason)
-			  : STORE_OK;
+	job->status =
+	    job->kind == JOB_ORDERS && job->done != NULL
+		? deliver_rows(result, job->on_row, job->context, &needs_text, job->reason, sizeof job->reason)
+		: STORE_OK;
 	/* Once only: from now on every result comes as text. */
 	if (needs_text) {
 		queue->text_results = 1;

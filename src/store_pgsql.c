@@ -1,4 +1,4 @@
-/* store_pgsql.c: the PostgreSQL store: one pipelined libpq connection per process, driven by the worker's event loop or, in CGI mode, by poll. */
+/* store_pgsql.c: the PostgreSQL store: one pipelined connection, driven by the event loop, or by poll in CGI mode. */
 #include "store.h"
 
 #include <errno.h>
@@ -46,8 +46,8 @@ static void lose_connection(struct pgsql_store *store, const char *reason, int r
 		/* A working connection ended while idle (the server it was on
 		 * stopped): the next query connects at once, perhaps to another
 		 * host of the list; only a failed attempt starts the back-off. */
-		log_line("PostgreSQL %s: connection ended: %s; connecting again with the next query",
-			 connection->shown, reason);
+		log_line("PostgreSQL %s: connection ended: %s; connecting again with the next query", connection->shown,
+			 reason);
 		connection->retry_at_ms = 0;
 	} else {
 		pgsql_connection_back_off(connection, reason);
@@ -214,8 +214,8 @@ static void run_until(struct pgsql_store *store, const int *finished)
 			return;
 		}
 		long long timeout_ms = wait.deadline_ms != 0 ? wait.deadline_ms - monotonic_ms() : PGSQL_DEADLINE_MS;
-		struct pollfd entry = {
-		    .fd = wait.fd, .events = (short)((wait.readable ? POLLIN : 0) | (wait.writable ? POLLOUT : 0))};
+		struct pollfd entry = {.fd = wait.fd,
+				       .events = (short)((wait.readable ? POLLIN : 0) | (wait.writable ? POLLOUT : 0))};
 		int ready = poll(&entry, 1, timeout_ms > 0 ? (int)timeout_ms : 0);
 		if (ready < 0 && errno != EINTR) {
 			char reason[PGSQL_REASON_SIZE];
@@ -313,8 +313,8 @@ static void *pgsql_open(const struct db_config *config, char *error, size_t erro
 	if (connection->state != PGSQL_CONNECTION_READY) {
 		/* Not logged as an outage: the first failing request logs it,
 		 * in case the caller does not log error for a live handle. */
-		snprintf(error, error_size, "PostgreSQL %s unreachable, retrying on each request: %s", connection->shown,
-			 connection->last_failure);
+		snprintf(error, error_size, "PostgreSQL %s unreachable, retrying on each request: %s",
+			 connection->shown, connection->last_failure);
 		connection->backoff_ms = 0;
 		connection->retry_at_ms = 0;
 		connection->attempts_while_down = 0;

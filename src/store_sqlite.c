@@ -134,10 +134,10 @@ static int open_database(struct sqlite_store *store, char *error, size_t error_s
 		snprintf(error, error_size, "database %s: locking_mode: %s", store->path, sqlite3_errmsg(store->db));
 		goto fail;
 	}
-	if (sqlite3_prepare_v3(store->db, ORDERS_QUERY_DEFAULT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &store->contract_query, NULL) !=
-		SQLITE_OK ||
-	    sqlite3_prepare_v3(store->db, ORDERS_QUERY_PAGE_SQL, -1, SQLITE_PREPARE_PERSISTENT, &store->page_query, NULL) !=
-		SQLITE_OK) {
+	if (sqlite3_prepare_v3(store->db, ORDERS_QUERY_DEFAULT_SQL, -1, SQLITE_PREPARE_PERSISTENT,
+			       &store->contract_query, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(store->db, ORDERS_QUERY_PAGE_SQL, -1, SQLITE_PREPARE_PERSISTENT, &store->page_query,
+			       NULL) != SQLITE_OK) {
 		describe_prepare_failure(store, error, error_size);
 		goto fail;
 	}
@@ -225,8 +225,8 @@ static int read_row(sqlite3_stmt *query, struct order_row *row, char *reason, si
 		values[column] = sqlite3_column_value(query, column);
 		int type = sqlite3_value_type(values[column]);
 		if (type != types[column]) {
-			snprintf(reason, reason_size, "%s is %s, not %s", orders_query_column_name(column), type_name(type),
-				 type_name(types[column]));
+			snprintf(reason, reason_size, "%s is %s, not %s", orders_query_column_name(column),
+				 type_name(type), type_name(types[column]));
 			return -1;
 		}
 	}
