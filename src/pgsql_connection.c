@@ -418,8 +418,11 @@ void pgsql_connection_back_off(struct pgsql_connection *connection, const char *
 	} else if (connection->down_since_ms == 0) {
 		connection->down_since_ms = now;
 		connection->last_reminder_ms = now;
-		log_line("PostgreSQL %s: unavailable: %s; retrying with back-off up to %d ms", connection->shown,
-			 reason, PGSQL_MAX_BACKOFF_MS);
+		if (connection->once)
+			log_line("PostgreSQL %s: unavailable: %s", connection->shown, reason);
+		else
+			log_line("PostgreSQL %s: unavailable: %s; retrying with back-off up to %d ms",
+				 connection->shown, reason, PGSQL_MAX_BACKOFF_MS);
 	} else if (now - connection->last_reminder_ms >= DOWN_REMINDER_MS) {
 		connection->last_reminder_ms = now;
 		log_line("PostgreSQL %s: still unavailable after %lld s and %ld attempts: %s", connection->shown,

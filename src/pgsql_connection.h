@@ -66,6 +66,7 @@ struct pgsql_connection {
 	long long last_reminder_ms;
 	long attempts_while_down;
 	int quiet;
+	int once; /* CGI mode: one request, no retry to announce */
 };
 
 /* Reads target (kept by pointer) and checks its syntax, so a typo is

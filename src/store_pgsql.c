@@ -256,12 +256,15 @@ static void blocking_fetch_done(void *context, enum store_status status)
 static enum store_status pgsql_fetch_orders(void *handle, const struct order_page *page, order_row_fn on_row,
 					    void *context)
 {
+	struct pgsql_store *store = handle;
 	struct blocking_fetch fetch = {on_row, context, 0, STORE_UNAVAILABLE};
+
+	store->connection.once = 1;
 	enum store_status status = pgsql_start_orders(handle, page, blocking_fetch_row, blocking_fetch_done, &fetch);
 
 	if (status != STORE_PENDING)
 		return status;
-	run_until(handle, &fetch.finished);
+	run_until(store, &fetch.finished);
 	return fetch.status;
 }
 
