@@ -58,6 +58,7 @@ struct pgsql_job {
 	unsigned statement_generation; /* the statement names it was sent with */
 	char limit_text[24], offset_text[24];
 	order_row_fn on_row;
+	void *row_context;
 	store_done_fn done; /* NULL: answered by a retry of it, or not a query of the caller's */
 	void *context;
 	long long deadline_ms;
@@ -119,8 +120,8 @@ static void complete_job(struct pgsql_queue *queue, struct pgsql_job *job)
 		done(context, status);
 }
 
-int pgsql_queue_add(struct pgsql_queue *queue, const struct order_page *page, order_row_fn on_row, store_done_fn done,
-		    void *context)
+int pgsql_queue_add(struct pgsql_queue *queue, const struct order_page *page, order_row_fn on_row, void *row_context,
+		    store_done_fn done, void *context)
 {
 	struct pgsql_job *job = take_job(queue);
 
@@ -133,6 +134,7 @@ int pgsql_queue_add(struct pgsql_queue *queue, const struct order_page *page, or
 		snprintf(job->offset_text, sizeof job->offset_text, "%" PRId64, page->offset);
 	}
 	job->on_row = on_row;
+	job->row_context = row_context;
 	job->done = done;
 	job->context = context;
 	job->deadline_ms = monotonic_ms() + PGSQL_DEADLINE_MS;
@@ -494,7 +496,7 @@ static void take_result(struct pgsql_queue *queue, struct pgsql_job *job, const 
 	int needs_text = 0;
 	job->status =
 	    job->kind == JOB_ORDERS && job->done != NULL
-		? deliver_rows(result, job->on_row, job->context, &needs_text, job->reason, sizeof job->reason)
+		? deliver_rows(result, job->on_row, job->row_context, &needs_text, job->reason, sizeof job->reason)
 		: STORE_OK;
 	/* Once only: from now on every result comes as text. */
 	if (needs_text) {

@@ -56,9 +56,10 @@ enum pgsql_queue_outcome {
 };
 
 void pgsql_queue_init(struct pgsql_queue *queue, struct pgsql_connection *connection, enum db_statements statements);
-/* Queues an orders query for the next batch. Returns 0, or -1 out of memory. */
-int pgsql_queue_add(struct pgsql_queue *queue, const struct order_page *page, order_row_fn on_row, store_done_fn done,
-		    void *context);
+/* Queues an orders query for the next batch: its rows go to on_row with
+ * row_context, its end to done with context. Returns 0, or -1 out of memory. */
+int pgsql_queue_add(struct pgsql_queue *queue, const struct order_page *page, order_row_fn on_row, void *row_context,
+		    store_done_fn done, void *context);
 int pgsql_queue_has_waiting(const struct pgsql_queue *queue);
 int pgsql_queue_has_sent(const struct pgsql_queue *queue);
 /* A new connection is ready: statements and session settings are due. */

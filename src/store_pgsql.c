@@ -177,10 +177,10 @@ static void pgsql_wait(void *handle, struct store_wait *wait)
 	pgsql_queue_wait(&store->queue, wait);
 }
 
-static enum store_status pgsql_start_orders(void *handle, const struct order_page *page, order_row_fn on_row,
-					    store_done_fn done, void *context)
+/* Rows to on_row with row_context, the end to done with context. */
+static enum store_status queue_orders(struct pgsql_store *store, const struct order_page *page, order_row_fn on_row,
+				      void *row_context, store_done_fn done, void *context)
 {
-	struct pgsql_store *store = handle;
 	struct pgsql_connection *connection = &store->connection;
 
 	if (connection->state == PGSQL_CONNECTION_DOWN) {
@@ -192,9 +192,15 @@ static enum store_status pgsql_start_orders(void *handle, const struct order_pag
 			return STORE_UNAVAILABLE;
 	}
 	/* Connected, it goes with this turn's batch (pgsql_wait). */
-	if (pgsql_queue_add(&store->queue, page, on_row, done, context) != 0)
+	if (pgsql_queue_add(&store->queue, page, on_row, row_context, done, context) != 0)
 		return STORE_UNAVAILABLE;
 	return STORE_PENDING;
+}
+
+static enum store_status pgsql_start_orders(void *handle, const struct order_page *page, order_row_fn on_row,
+					    store_done_fn done, void *context)
+{
+	return queue_orders(handle, page, on_row, context, done, context);
 }
 
 /* Without an event loop (CGI mode, and at open) this process polls the
@@ -229,20 +235,11 @@ static void run_until(struct pgsql_store *store, const int *finished)
 	}
 }
 
-/* The caller's row callback and context, and how the query ended. */
+/* How a query ended. */
 struct blocking_fetch {
-	order_row_fn on_row;
-	void *context;
 	int finished;
 	enum store_status status;
 };
-
-static int blocking_fetch_row(void *context, const struct order_row *row)
-{
-	const struct blocking_fetch *fetch = context;
-
-	return fetch->on_row(fetch->context, row);
-}
 
 static void blocking_fetch_done(void *context, enum store_status status)
 {
@@ -257,10 +254,10 @@ static enum store_status pgsql_fetch_orders(void *handle, const struct order_pag
 					    void *context)
 {
 	struct pgsql_store *store = handle;
-	struct blocking_fetch fetch = {on_row, context, 0, STORE_UNAVAILABLE};
+	struct blocking_fetch fetch = {0, STORE_UNAVAILABLE};
 
 	store->connection.once = 1;
-	enum store_status status = pgsql_start_orders(handle, page, blocking_fetch_row, blocking_fetch_done, &fetch);
+	enum store_status status = queue_orders(store, page, on_row, context, blocking_fetch_done, &fetch);
 
 	if (status != STORE_PENDING)
 		return status;
