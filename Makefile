@@ -46,7 +46,7 @@ INSTALL ?= install
 # The PostgreSQL store is a plugin loaded only when DATABASE_URL asks for
 # it: libpq brings libcrypto, gnutls and Kerberos along, 3.5 MiB of PSS in
 # the supervisor alone on the default (SQLite) stack.
-PLUGIN_SOURCES := src/store_pgsql.c src/pgsql_conninfo.c src/pgsql_binary.c
+PLUGIN_SOURCES := src/store_pgsql.c src/pgsql_connection.c src/pgsql_queue.c src/pgsql_conninfo.c src/pgsql_binary.c
 LIBRARY_SOURCES := $(filter-out src/main.c $(PLUGIN_SOURCES),$(wildcard src/*.c))
 LIBRARY_OBJECTS := $(LIBRARY_SOURCES:src/%.c=$(BUILD)/obj/%.o)
 HEADERS := $(wildcard src/*.h)
