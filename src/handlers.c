@@ -60,24 +60,17 @@ struct app {
 	const struct status_board *status_board;
 };
 
-/* Writes number's digits at at; returns the end. json-c formatted each
- * integer with snprintf: 200,000 of the 809,000 instructions of an
- * /orders request went there. */
-static char *put_integer(char *at, int64_t number)
+/* Writes number's digits at the end of a buffer that ends at end; returns
+ * where they start. json-c formatted each integer with snprintf: 200,000
+ * of the 809,000 instructions of an /orders request went there. */
+static char *digits_before(char *end, int64_t number)
 {
 	/* Two digits a division: half the divisions of one at a time. */
 	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
 				    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 				    "8081828384858687888990919293949596979899";
 	uint64_t magnitude = number < 0 ? 0 - (uint64_t)number : (uint64_t)number;
-	size_t digits = 1;
 
-	if (number < 0)
-		*at++ = '-';
-	/* Counted first, so that the digits are written in place, last first. */
-	for (uint64_t power = 10; digits < 20 && magnitude >= power; power *= 10)
-		digits++;
-	char *end = at + digits;
 	while (magnitude >= 100) {
 		const char *pair = pairs + 2 * (magnitude % 100);
 		magnitude /= 100;
@@ -90,7 +83,26 @@ static char *put_integer(char *at, int64_t number)
 	} else {
 		*--end = (char)('0' + magnitude);
 	}
-	return at + digits;
+	if (number < 0)
+		*--end = '-';
+	return end;
+}
+
+/* The most characters an int64_t takes, its sign included. */
+#define INTEGER_ROOM 20
+
+/* Writes number at at, and garbage after it up to INTEGER_ROOM bytes
+ * (what follows is written over it); returns the end of the number. The
+ * copy has a fixed size, two moves where a copy of the digits' length was
+ * a call of memcpy, and counting the digits first a loop (70 instructions
+ * an integer in all, callgrind). */
+static char *put_integer(char *at, int64_t number)
+{
+	char digits[2 * INTEGER_ROOM] = {0};
+	char *start = digits_before(digits + INTEGER_ROOM, number);
+
+	memcpy(at, start, INTEGER_ROOM);
+	return at + (digits + INTEGER_ROOM - start);
 }
 
 static char *put_text(char *at, const char *text, size_t length)
@@ -120,9 +132,9 @@ static int reserve(struct printbuf *out, size_t room)
 	return 0;
 }
 
-/* The most an order takes besides its two strings: the keys and three
- * integers of at most 20 digits and a sign. */
-#define ORDER_ROOM 128
+/* The most an order takes besides its two strings: the keys (63 bytes
+ * with the comma and json-c's NUL) and three integers. */
+#define ORDER_ROOM (64 + 3 * INTEGER_ROOM)
 
 /* One order, after a comma unless it is the first, as json-c would write
  * it under JSON_FLAGS, the keys in the contract's order. Each string is
