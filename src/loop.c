@@ -135,9 +135,10 @@ static void publish_gauges(struct loop *loop)
 {
 	struct loop_connection *oldest_busy = phase_entry(loop->busy.head);
 
-	*loop->settings.gauges.held = loop->open_connections;
-	*loop->settings.gauges.kept = loop->kept_connections;
-	*loop->settings.busy_since_ms = oldest_busy != NULL ? oldest_busy->since_ms : 0;
+	atomic_store_explicit(loop->settings.gauges.held, loop->open_connections, memory_order_relaxed);
+	atomic_store_explicit(loop->settings.gauges.kept, loop->kept_connections, memory_order_relaxed);
+	atomic_store_explicit(loop->settings.busy_since_ms, oldest_busy != NULL ? oldest_busy->since_ms : 0,
+			      memory_order_release);
 }
 
 static void set_phase(struct loop *loop, struct loop_connection *connection, enum loop_phase phase)
@@ -621,7 +622,10 @@ static void accept_connections(struct loop *loop)
 			continue;
 		}
 		loop->open_connections++;
-		(*loop->settings.gauges.accepted)++;
+		/* One writer: a relaxed load and store, no locked add (status.h). */
+		atomic_store_explicit(loop->settings.gauges.accepted,
+				      atomic_load_explicit(loop->settings.gauges.accepted, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
 		list_append(&loop->idle, &connection->phase_link);
 		connection->since_ms = monotonic_ms();
 		publish_gauges(loop);
@@ -689,7 +693,8 @@ static void begin_stopping(struct loop *loop)
 	stop_listening(loop);
 	loop->stopping = 1;
 	loop->stopping_since_ms = monotonic_ms();
-	loop->lingering = loop->settings.linger != NULL && *loop->settings.linger;
+	loop->lingering =
+	    loop->settings.linger != NULL && atomic_load_explicit(loop->settings.linger, memory_order_acquire);
 	if (loop->lingering)
 		return;
 	for (struct list_link *link = loop->idle.head, *next; link != NULL; link = next) {
@@ -767,7 +772,7 @@ int loop_run(struct loop *loop)
 	start_listening(loop);
 	for (;;) {
 		long long now = monotonic_ms();
-		*loop->settings.heartbeat_ms = now;
+		atomic_store_explicit(loop->settings.heartbeat_ms, now, memory_order_relaxed);
 		if (*loop->settings.stop && !loop->stopping)
 			begin_stopping(loop);
 		if (loop->accept_paused_until != 0 && now >= loop->accept_paused_until) {
