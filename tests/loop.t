@@ -91,7 +91,7 @@ protocol_checks() { # ADDRESS LABEL
 	"$HOLD" "$address" 2000 "$TEST_TMP/held-$label" &
 	local holder=$!
 	on_exit "kill $holder"
-	for _ in $(seq 300); do [[ -s "$TEST_TMP/held-$label" ]] && break; sleep 0.05; done
+	wait_until '[[ -s "$TEST_TMP/held-$label" ]]' 15
 	is "$(cat "$TEST_TMP/held-$label" 2>/dev/null)" 2000 "$label: 2,000 idle connections are open"
 	local started elapsed
 	started=$(millis)
@@ -151,10 +151,7 @@ outage() { # SIGNAL: ms from the signal to the next answered GET /
 	worker=$(children)
 	started=$(millis)
 	kill "-$1" "$worker"
-	for _ in $(seq 400); do
-		served_at "$SOCKET" && break
-		sleep 0.02
-	done
+	wait_until 'served_at "$SOCKET"' 8 >&2
 	echo $(($(millis) - started))
 }
 ms=$(outage KILL)
