@@ -33,10 +33,7 @@ stop_spawned() {
 	[[ -n "$pids" ]] || return 0
 	children=$(for pid in $pids; do pgrep -P "$pid"; done)
 	kill -TERM $pids 2>/dev/null
-	for _ in $(seq 50); do
-		[[ $(alive $pids $children) -eq 0 ]] && return 0
-		sleep 0.1
-	done
+	wait_until '[[ $(alive $pids $children) -eq 0 ]]' 5 && return 0
 	kill -KILL $pids $children 2>/dev/null
 }
 
@@ -44,12 +41,9 @@ count_children() { # PIDFILE: the workers under each supervisor, space-separated
 	local pid
 	for pid in $(cat "$1"); do pgrep -c -P "$pid"; done | tr '\n' ' ' | sed 's/ $//'
 }
-wait_for_spawned_children() { # PIDFILE EXPECTED
-	for _ in $(seq 50); do
-		[[ "$(count_children "$1")" == "$2" ]] && return 0
-		sleep 0.1
-	done
-	return 1
+wait_for_spawned_children() { # PIDFILE EXPECTED: up to 5 s
+	local pidfile=$1 expected=$2
+	wait_until '[[ "$(count_children "$pidfile")" == "$expected" ]]' 5
 }
 
 # --- spawn-fcgi: one supervisor with 4 workers on a unix socket ---
@@ -199,11 +193,7 @@ kill -HUP "$(head -n1 "$RUN/unix.pids")"
 kill -HUP "$(cat "$TEST_TMP/nginx-unix/nginx.pid")"
 sleep 1
 statuses=""
-for _ in $(seq 20); do
-	status=$(http GET "$NGINX_UNIX/")
-	statuses+="$status "
-	[[ "$status" == 502 ]] && break
-done
+wait_until 'status=$(http GET "$NGINX_UNIX/"); statuses+="$status "; [[ "$status" == 502 ]]' 5
 like "$statuses" '^(200 )*502 $' \
 	"with the socket given to root:root, nginx (www-data) cannot connect: 502 ($statuses)"
 chown www-data:www-data "$SOCKET"

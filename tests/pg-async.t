@@ -36,11 +36,7 @@ time_hellos() {
 	done
 }
 wait_until_serving() { # up to 10 s for GET / to be answered
-	for _ in $(seq 100); do
-		answers_hello && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_until answers_hello 10
 }
 
 # A database that accepts connections and never answers: GET / is answered
@@ -269,10 +265,7 @@ is "$(body_of /health)" '{"status":"ok"}' "... and /health is still ok"
 # its new file), then SIGHUP: the new worker opens it.
 cp "$DB" "$DB.new" && sqlite3 "$DB.new" 'DROP TABLE orders' && mv -f "$DB.new" "$DB"
 kill -HUP "$SUPERVISOR"
-for _ in $(seq 50); do
-	[[ "$(fcgi_get "$SOCKET" /health)" == "Status: 503"* ]] && break
-	sleep 0.1
-done
+wait_until '[[ "$(fcgi_get "$SOCKET" /health)" == "Status: 503"* ]]' 5
 like "$(fcgi_get "$SOCKET" /health)" $'^Status: 503 .*\\{"status":"unavailable"\\}$' \
 	"SQLite: a file without the orders table, after SIGHUP: /health is 503"
 is "$(fcgi_get "$SOCKET" / | tail -c 27)" '{"message":"Hello, World!"}' "and / is still answered"

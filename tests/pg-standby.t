@@ -99,10 +99,7 @@ standby_serves_stack() {
 	worker=$(worker_pids | head -n 1)
 	supervisor=$(ps -o ppid= -p "$worker" | tr -d ' ')
 	kill -HUP "$supervisor"
-	for _ in $(seq 150); do
-		[[ "$(held_on_primary) $(held_on_standby)" == "0 $STACK_WORKERS" ]] && return 0
-		sleep 0.1
-	done
+	wait_until '[[ "$(held_on_primary) $(held_on_standby)" == "0 $STACK_WORKERS" ]]' 30 && return 0
 	bail_out "the stack's workers did not connect to the restarted standby: $(held_on_primary) on the primary, $(held_on_standby) on it"
 }
 # stop_under_load CLIENTS: the standby stops 1.5 s into 5 s of load;
