@@ -10,14 +10,6 @@ HELLO='{"message":"Hello, World!"}'
 ORDERS=$(expected_orders_json "$DB" 100 1000)
 PAGE=$(expected_orders_json "$DB" 3 7)
 
-body_of() { # FILE: the body after the CGI head
-	local answer
-	answer=$(cat "$1")
-	printf '%s' "${answer#*$'\r\n\r\n'}"
-}
-millis() {
-	date +%s%3N
-}
 served_at() { # ADDRESS: GET / answered 200
 	[[ "$(fcgi_get "$1" / | head -n1)" == $'Status: 200 OK\r' ]]
 }

@@ -28,9 +28,6 @@ held_on_primary() {
 held_on_standby() {
 	standby_query "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'webapi-fcgi'"
 }
-millis() {
-	date +%s%3N
-}
 # load COUNT: COUNT /orders by 4 clients at once (at most 4 in flight);
 # each answer a line "STATUS MILLISECONDS" in $TEST_TMP/codes.
 load() {

@@ -12,9 +12,6 @@ body() {
 	sed '1,/^\r$/d'
 }
 # field JSON PATH: a value of a JSON document, by a Python expression on "d".
-field() {
-	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); v = eval(sys.argv[2]); print(json.dumps(v) if isinstance(v, (dict, list)) or v is None else v)' "$1" "$2"
-}
 # metric TEXT LINE-PREFIX: the value on the metrics line starting with LINE-PREFIX + " ".
 metric() {
 	grep -F "$2 " <<<"$1" | grep -v '^#' | awk -v name="$2" '$1 == name { print $2 }'

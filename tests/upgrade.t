@@ -27,9 +27,6 @@ replace_binary() {
 status_of() {
 	fcgi_get "$1" '/status?full' | sed '1,/^\r$/d'
 }
-field() {
-	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
-}
 # upgraded OLD-PID ADDRESS BIN-DIR WHAT: waits for OLD-PID to exit, then checks
 # what serves ADDRESS: the new version, in every worker, under a new supervisor.
 upgraded() {

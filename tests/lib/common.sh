@@ -106,6 +106,22 @@ header() {
 	grep -i "^$1:" "$TEST_TMP/headers" | head -n1 | cut -d' ' -f2- | tr -d '\r'
 }
 
+# millis: the clock in milliseconds, for timing a request.
+millis() {
+	date +%s%3N
+}
+# body_of FILE: the body of the CGI answer in FILE, after its head.
+body_of() {
+	local answer
+	answer=$(cat "$1")
+	printf '%s' "${answer#*$'\r\n\r\n'}"
+}
+# field JSON EXPRESSION: EXPRESSION, python over the parsed JSON as d
+# (d["pid"]); objects, lists and null printed as JSON.
+field() {
+	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); v = eval(sys.argv[2]); print(json.dumps(v) if isinstance(v, (dict, list)) or v is None else v)' "$1" "$2"
+}
+
 # expected_orders_json DB LIMIT OFFSET: the contract's bytes for those rows,
 # computed with the sqlite3 shell and awk, independently of the responder.
 expected_orders_json() {
