@@ -15,15 +15,6 @@ chmod 711 "$TEST_TMP"
 RUN="$TEST_TMP/run"
 mkdir -m 711 "$RUN"
 
-# alive PID...: how many of them run. spawn-fcgi's children belong to init,
-# which may leave them a moment as zombies: those count as gone.
-alive() {
-	local pid count=0
-	for pid in "$@"; do
-		[[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == [^Z]* ]] && count=$((count + 1))
-	done
-	echo "$count"
-}
 # stop_spawned PIDFILE...: SIGTERM to the supervisors spawn-fcgi started
 # (they stop their workers), SIGKILL to anything left after 5 s.
 stop_spawned() {
@@ -33,7 +24,7 @@ stop_spawned() {
 	[[ -n "$pids" ]] || return 0
 	children=$(for pid in $pids; do pgrep -P "$pid"; done)
 	kill -TERM $pids 2>/dev/null
-	wait_until '[[ $(alive $pids $children) -eq 0 ]]' 5 && return 0
+	wait_until '[[ -z "$(alive $pids $children)" ]]' 5 && return 0
 	kill -KILL $pids $children 2>/dev/null
 }
 
@@ -205,7 +196,7 @@ supervisors=$(awk 1 "$RUN/unix.pids" "$RUN/tcp.pids")
 workers=$(for pid in $supervisors; do pgrep -P "$pid"; done)
 stop_spawned "$RUN/unix.pids" "$RUN/tcp.pids"
 # shellcheck disable=SC2086
-is "$(alive $supervisors $workers)" 0 \
+is "$(alive $supervisors $workers | wc -l)" 0 \
 	"SIGTERM to the $(wc -w <<<"$supervisors") supervisors: none of them or their $(wc -w <<<"$workers") workers is left"
 
 done_testing

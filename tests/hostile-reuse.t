@@ -45,13 +45,6 @@ log_counts() {
 			printf "%d %d %d\n", NR, good, other
 		}'
 }
-# wrk_counts FILE: "REQUESTS NON2XX SOCKET-ERRORS" from wrk's report.
-wrk_counts() {
-	awk '/requests in/ { requests = $1 }
-		/Non-2xx/ { non2xx = $NF }
-		/Socket errors/ { gsub(/,/, ""); errors = $4 + $6 + $8 + $10 }
-		END { printf "%d %d %d\n", requests, non2xx, errors }' "$1"
-}
 front_errors() {
 	grep -ciE 'fastcgi|error|fail|reset|timed out' "$FRONT_DIR/error.log" || true
 }

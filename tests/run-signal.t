@@ -12,12 +12,6 @@ descendants() {
 		descendants "$child"
 	done
 }
-alive() { # PID...: those still running (a zombie counts as gone)
-	local pid
-	for pid in "$@"; do
-		[[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == [^Z]* ]] && echo "$pid"
-	done
-}
 
 # setsid: its own process group, as under a process manager; the terminal's
 # Ctrl-C is not what stops it here.

@@ -84,6 +84,15 @@ stack_pids() {
 	pgrep -s "$leader" || true
 }
 
+# alive PID...: those of them still running, one a line. A zombie counts as
+# gone: init may leave spawn-fcgi's orphans a moment as zombies.
+alive() {
+	local pid
+	for pid in "$@"; do
+		[[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == [^Z]* ]] && echo "$pid"
+	done
+}
+
 # worker_pids: the responders' worker processes (children of a supervisor).
 worker_pids() {
 	local supervisor
@@ -115,6 +124,13 @@ body_of() {
 	local answer
 	answer=$(cat "$1")
 	printf '%s' "${answer#*$'\r\n\r\n'}"
+}
+# wrk_counts FILE: "REQUESTS NON2XX SOCKET-ERRORS" from wrk's report.
+wrk_counts() {
+	awk '/requests in/ { requests = $1 }
+		/Non-2xx/ { non2xx = $NF }
+		/Socket errors/ { gsub(/,/, ""); errors = $4 + $6 + $8 + $10 }
+		END { printf "%d %d %d\n", requests, non2xx, errors }' "$1"
 }
 # field JSON EXPRESSION: EXPRESSION, python over the parsed JSON as d
 # (d["pid"]); objects, lists and null printed as JSON.
