@@ -217,7 +217,7 @@ activate() {
 # a count of tries: a slow CONDITION (a request, a query) does not stretch it.
 wait_until() {
 	# Names of its own that no caller's CONDITION will mean.
-	local _wu_condition=$1 _wu_timeout=$2 _wu_whole _wu_fraction= _wu_deadline
+	local _wu_condition=$1 _wu_timeout=$2 _wu_whole _wu_fraction='' _wu_deadline
 	_wu_whole=${_wu_timeout%%.*}
 	[[ $_wu_timeout == *.* ]] && _wu_fraction=${_wu_timeout#*.}
 	_wu_fraction=${_wu_fraction}000000

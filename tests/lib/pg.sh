@@ -101,7 +101,7 @@ _pg_server_start() {
 # _pg_server_kill DIR: stops the server on DIR/data whatever state it is in
 # (even SIGSTOPped: a stopped process cannot act on pg_ctl's signal).
 _pg_server_kill() {
-	local pid= child
+	local pid='' child
 	[ -f "$1/data/postmaster.pid" ] && read -r pid <"$1/data/postmaster.pid"
 	{ [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; } || return 0
 	for child in $pid $(pgrep -P "$pid" 2>/dev/null); do
