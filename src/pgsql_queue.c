@@ -244,27 +244,39 @@ static int binary_columns_readable(const PGresult *result)
 	       pgsql_binary_is_timestamp_type(PQftype(result, ORDERS_COLUMN_CREATED_AT));
 }
 
-/* One row's values, text or binary; the strings point into result or into
- * timestamp_text (binary: already the contract's ISO form). */
-static int read_row(const PGresult *result, int row_index, int binary, struct order_row *row,
-		    char timestamp_text[PGSQL_ISO_TIMESTAMP_SIZE], char *reason, size_t reason_size)
+/* Says which column of the row is NULL, if one is. */
+static int has_null(const PGresult *result, int row_index, char *reason, size_t reason_size)
 {
-	int64_t integers[ORDERS_COLUMN_TOTAL_CENTS + 1];
-
 	for (int column = 0; column < ORDERS_COLUMN_COUNT; column++) {
 		if (PQgetisnull(result, row_index, column)) {
 			snprintf(reason, reason_size, "row %d: %s is NULL", row_index,
 				 orders_query_column_name(column));
-			return -1;
+			return 1;
 		}
 	}
+	return 0;
+}
+
+/* One row's values, text or binary; the strings point into result or into
+ * timestamp_text (binary: already the contract's ISO form). types are the
+ * result's column types, read once a result. A binary NULL has length 0,
+ * which no binary integer or timestamp has: a binary row asks PQgetisnull
+ * only when a length is wrong or the status is empty, not five times. */
+static int read_row(const PGresult *result, int row_index, int binary, const Oid *types, struct order_row *row,
+		    char timestamp_text[PGSQL_ISO_TIMESTAMP_SIZE], char *reason, size_t reason_size)
+{
+	int64_t integers[ORDERS_COLUMN_TOTAL_CENTS + 1];
+
+	if (!binary && has_null(result, row_index, reason, reason_size))
+		return -1;
 	for (int column = ORDERS_COLUMN_ID; column <= ORDERS_COLUMN_TOTAL_CENTS; column++) {
 		const char *value = PQgetvalue(result, row_index, column);
-		int failed =
-		    binary ? pgsql_binary_integer(PQftype(result, column), value,
-						  (size_t)PQgetlength(result, row_index, column), &integers[column])
-			   : parse_int64(value, &integers[column]);
+		int failed = binary ? pgsql_binary_integer(types[column], value,
+							   (size_t)PQgetlength(result, row_index, column), &integers[column])
+				    : parse_int64(value, &integers[column]);
 		if (failed) {
+			if (binary && has_null(result, row_index, reason, reason_size))
+				return -1;
 			snprintf(reason, reason_size, "row %d: %s is not an integer: %.40s", row_index,
 				 orders_query_column_name(column), binary ? "(binary)" : value);
 			return -1;
@@ -274,18 +286,23 @@ static int read_row(const PGresult *result, int row_index, int binary, struct or
 	if (binary) {
 		if (pgsql_binary_timestamp(created_at, (size_t)PQgetlength(result, row_index, ORDERS_COLUMN_CREATED_AT),
 					   timestamp_text) != 0) {
+			if (has_null(result, row_index, reason, reason_size))
+				return -1;
 			snprintf(reason, reason_size, "row %d: created_at is infinite or outside years 1-9999",
 				 row_index);
 			return -1;
 		}
 		created_at = timestamp_text;
 	}
+	size_t status_len = (size_t)PQgetlength(result, row_index, ORDERS_COLUMN_STATUS);
+	if (binary && status_len == 0 && has_null(result, row_index, reason, reason_size))
+		return -1;
 	*row = (struct order_row){
 	    .id = integers[ORDERS_COLUMN_ID],
 	    .customer_id = integers[ORDERS_COLUMN_CUSTOMER_ID],
 	    .total_cents = integers[ORDERS_COLUMN_TOTAL_CENTS],
 	    .status = PQgetvalue(result, row_index, ORDERS_COLUMN_STATUS),
-	    .status_len = (size_t)PQgetlength(result, row_index, ORDERS_COLUMN_STATUS),
+	    .status_len = status_len,
 	    .created_at = created_at,
 	    .created_at_is_iso = binary,
 	};
@@ -301,6 +318,7 @@ static enum store_status deliver_rows(const PGresult *result, order_row_fn on_ro
 	int row_count = PQntuples(result);
 	int binary = PQnfields(result) > 0 && PQfformat(result, 0) == 1;
 	char timestamp_text[PGSQL_ISO_TIMESTAMP_SIZE];
+	Oid types[ORDERS_COLUMN_COUNT];
 
 	if (PQnfields(result) != ORDERS_COLUMN_COUNT) {
 		snprintf(reason, reason_size, "expected %d columns, got %d", ORDERS_COLUMN_COUNT, PQnfields(result));
@@ -311,9 +329,11 @@ static enum store_status deliver_rows(const PGresult *result, order_row_fn on_ro
 		*needs_text = 1;
 		return STORE_QUERY_FAILED;
 	}
+	for (int column = 0; column < ORDERS_COLUMN_COUNT; column++)
+		types[column] = PQftype(result, column);
 	for (int row_index = 0; row_index < row_count; row_index++) {
 		struct order_row row;
-		if (read_row(result, row_index, binary, &row, timestamp_text, reason, reason_size) != 0)
+		if (read_row(result, row_index, binary, types, &row, timestamp_text, reason, reason_size) != 0)
 			return STORE_QUERY_FAILED;
 		if (on_row(context, &row) != 0)
 			return STORE_ROW_REJECTED;

@@ -94,15 +94,6 @@ static void civil_from_days(int days, int *year, int *month, int *day)
 	*year = (int)(year_of_era + era * 400) + (*month <= 2);
 }
 
-static char *put_digits(char *out, unsigned value, int count)
-{
-	for (int i = count - 1; i >= 0; i--) {
-		out[i] = (char)('0' + value % 10);
-		value /= 10;
-	}
-	return out + count;
-}
-
 /* value < 100; a field of a timestamp, without a loop. */
 static char *put_two_digits(char *out, unsigned value)
 {
@@ -134,20 +125,25 @@ int iso_timestamp_from_unix_ms(long long unix_ms, char *out)
 	int year, month, day;
 	civil_from_days((int)days, &year, &month, &day);
 
-	unsigned milliseconds = (unsigned)of_day;
-	char *cursor = put_digits(out, (unsigned)year, 4);
+	/* Two digits at a time, and the time of day from seconds: a row of
+	 * /orders formats one of these, and a division per digit showed. */
+	unsigned milliseconds = (unsigned)of_day % 1000;
+	unsigned seconds = (unsigned)of_day / 1000;
+	char *cursor = put_two_digits(out, (unsigned)year / 100);
+	cursor = put_two_digits(cursor, (unsigned)year % 100);
 	*cursor++ = '-';
 	cursor = put_two_digits(cursor, (unsigned)month);
 	*cursor++ = '-';
 	cursor = put_two_digits(cursor, (unsigned)day);
 	*cursor++ = 'T';
-	cursor = put_two_digits(cursor, milliseconds / 3600000);
+	cursor = put_two_digits(cursor, seconds / 3600);
 	*cursor++ = ':';
-	cursor = put_two_digits(cursor, milliseconds / 60000 % 60);
+	cursor = put_two_digits(cursor, seconds / 60 % 60);
 	*cursor++ = ':';
-	cursor = put_two_digits(cursor, milliseconds / 1000 % 60);
+	cursor = put_two_digits(cursor, seconds % 60);
 	*cursor++ = '.';
-	cursor = put_digits(cursor, milliseconds % 1000, 3);
+	*cursor++ = (char)('0' + milliseconds / 100);
+	cursor = put_two_digits(cursor, milliseconds % 100);
 	*cursor++ = 'Z';
 	*cursor = '\0';
 	return 0;
