@@ -128,4 +128,25 @@ expected=$(expected_pg_json benchdb)
 out=$(env -i DATABASE_URL="postgresql://apiuser:apipassword@127.0.0.1:$PG_TEST_PORT/benchdb" REQUEST_METHOD=GET REQUEST_URI=/orders "$RESPONDER")
 is "${out#*$'\r\n\r\n'}" "$expected" "rows loaded the benchmark's way (random, now()) are served exactly"
 
+# A NULL in any column is refused by name (a binary NULL has length 0, which
+# the store checks before asking libpq), and an empty status is no NULL.
+pg_query "CREATE DATABASE nulldb OWNER apiuser" >/dev/null
+pg_query "CREATE TABLE orders (id BIGINT, customer_id INTEGER, total_cents INTEGER, status VARCHAR(50), created_at TIMESTAMP);
+	INSERT INTO orders VALUES (NULL, 1, 1, 'pending', '2026-01-01'), (2, NULL, 1, 'pending', '2026-01-01'),
+	       (3, 1, NULL, 'pending', '2026-01-01'), (4, 1, 1, NULL, '2026-01-01'), (5, 1, 1, 'pending', NULL),
+	       (6, 1, 1, '', '2026-01-02 03:04:05.678');
+	GRANT SELECT ON orders TO apiuser" nulldb >/dev/null
+column=0
+for name in id customer_id total_cents status created_at; do
+	out=$(env -i DATABASE_URL="postgresql://apiuser:apipassword@127.0.0.1:$PG_TEST_PORT/nulldb" REQUEST_METHOD=GET \
+		REQUEST_URI="/orders?limit=1&offset=$column" QUERY_STRING="limit=1&offset=$column" "$RESPONDER" 2>"$TEST_TMP/null.err")
+	like "$out" '^Status: 500' "a NULL $name: 500"
+	check "and the log names it" grep -q "row 0: $name is NULL" "$TEST_TMP/null.err"
+	column=$((column + 1))
+done
+out=$(env -i DATABASE_URL="postgresql://apiuser:apipassword@127.0.0.1:$PG_TEST_PORT/nulldb" REQUEST_METHOD=GET \
+	REQUEST_URI="/orders?limit=1&offset=5" QUERY_STRING="limit=1&offset=5" "$RESPONDER")
+is "${out#*$'\r\n\r\n'}" '[{"id":6,"customer_id":1,"total_cents":1,"status":"","created_at":"2026-01-02T03:04:05.678Z"}]' \
+	"an empty status is served as one"
+
 done_testing
