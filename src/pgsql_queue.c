@@ -669,7 +669,7 @@ void pgsql_queue_free(struct pgsql_queue *queue)
 	struct list failed = {NULL, NULL};
 	struct pgsql_job *job;
 
-	if (queue->answered > 0)
+	if (queue->in_loop && queue->answered > 0)
 		log_line(
 		    "PostgreSQL %s: %ld queries answered on this worker's connections, at most %d in flight at once, "
 		    "%ld run again",

@@ -46,6 +46,9 @@ struct pgsql_queue {
 	/* For the log line at the end: what pipelining did. */
 	int in_flight, most_in_flight;
 	long answered, run_again;
+	/* Set by the event loop's first query: a worker logs its totals when it
+	 * ends, where a CGI run (one query a process) would log one a request. */
+	int in_loop;
 };
 
 /* How reading and writing went (pgsql_queue_progress). */

@@ -200,6 +200,9 @@ static enum store_status queue_orders(struct pgsql_store *store, const struct or
 static enum store_status pgsql_start_orders(void *handle, const struct order_page *page, order_row_fn on_row,
 					    store_done_fn done, void *context)
 {
+	struct pgsql_store *store = handle;
+
+	store->queue.in_loop = 1;
 	return queue_orders(handle, page, on_row, context, done, context);
 }
 
