@@ -46,11 +46,11 @@ struct orders_page_tree {
 
 /* A response past this size leaves json-c's serialization buffer, the
  * long strings in the tree and malloc's free memory at its size (one page
- * of 1 MB statuses kept a worker at 210 MB): app_release_growth gives
+ * of 1 MB statuses kept a worker at 210 MB): handlers_release_growth gives
  * them back once it is sent. */
 #define RELEASE_AFTER_BODY_BYTES ((size_t)1 << 20)
 
-struct app {
+struct handlers {
 	struct store *store;
 	struct orders_page_tree orders;
 	int has_grown; /* the last response passed RELEASE_AFTER_BODY_BYTES */
@@ -184,7 +184,7 @@ static char *serialize_and_free(json_object *value, size_t *length)
 }
 
 /* Error and status bodies are rare enough to build when they are needed. */
-static void set_message_body(struct app *app, struct http_response *response, int status, const char *key,
+static void set_message_body(struct handlers *app, struct http_response *response, int status, const char *key,
 			     const char *message)
 {
 	json_object *body = json_object_new_object();
@@ -307,7 +307,7 @@ static int fill_order_slot(void *context, const struct order_row *row)
 static int resize_array_to_rows_used(struct orders_page_tree *tree)
 {
 	if (tree->array == NULL)
-		return -1; /* app_release_growth could not rebuild it */
+		return -1; /* handlers_release_growth could not rebuild it */
 	size_t shown = json_object_array_length(tree->array);
 
 	if (shown > tree->rows_used)
@@ -319,7 +319,7 @@ static int resize_array_to_rows_used(struct orders_page_tree *tree)
 }
 
 /* The answer to /orders once the store has delivered the rows (or not). */
-static void orders_response(struct app *app, enum store_status status, struct http_response *response)
+static void orders_response(struct handlers *app, enum store_status status, struct http_response *response)
 {
 	switch (status) {
 	case STORE_OK:
@@ -358,7 +358,7 @@ static int ignore_row(void *context, const struct order_row *row)
 	return 0;
 }
 
-static void health_response(struct app *app, enum store_status status, struct http_response *response)
+static void health_response(struct handlers *app, enum store_status status, struct http_response *response)
 {
 	if (status == STORE_OK)
 		set_message_body(app, response, 200, "status", "ok");
@@ -370,7 +370,7 @@ static void health_response(struct app *app, enum store_status status, struct ht
  * one at a time (the worker's loop delivers one query's rows, then its
  * end, before the next), so the one orders tree serves them all. */
 struct pending_fetch {
-	struct app *app;
+	struct handlers *app;
 	struct app_reply *reply;
 	int is_head;
 	int is_health;
@@ -410,7 +410,7 @@ static void pending_done(void *context, enum store_status status)
 /* Runs the page's query: at once on a synchronous store (or without a
  * reply to wait on: CGI), else started, answered through reply. Returns
  * 1 when response holds the answer, 0 when it will come through reply. */
-static int fetch_page(struct app *app, const struct route *route, const struct order_page *page,
+static int fetch_page(struct handlers *app, const struct route *route, const struct order_page *page,
 		      struct http_response *response, struct app_reply *reply)
 {
 	int is_health = route->endpoint == ENDPOINT_HEALTH;
@@ -442,12 +442,12 @@ static int fetch_page(struct app *app, const struct route *route, const struct o
 	return 1;
 }
 
-struct store *app_store(struct app *app)
+struct store *handlers_store(struct handlers *app)
 {
 	return app->store;
 }
 
-void app_release_growth(struct app *app)
+void handlers_release_growth(struct handlers *app)
 {
 	if (!app->has_grown)
 		return;
@@ -462,7 +462,7 @@ void app_release_growth(struct app *app)
 }
 
 /* The status page, rendered from the workers' shared counters. */
-static void answer_status(struct app *app, const char *query, struct http_response *response)
+static void answer_status(struct handlers *app, const char *query, struct http_response *response)
 {
 	char *body = NULL;
 	size_t length = 0;
@@ -485,17 +485,18 @@ static void answer_status(struct app *app, const char *query, struct http_respon
 	response->content_type = content_type;
 }
 
-void app_set_status_board(struct app *app, const struct status_board *board)
+void handlers_set_status_board(struct handlers *app, const struct status_board *board)
 {
 	app->status_board = board;
 }
 
-const struct store_figures *app_store_figures(const struct app *app)
+const struct store_figures *handlers_store_figures(const struct handlers *app)
 {
 	return store_figures(app->store);
 }
 
-int app_handle(struct app *app, const struct route *route, struct http_response *response, struct app_reply *reply)
+int handlers_handle(struct handlers *app, const struct route *route, struct http_response *response,
+		    struct app_reply *reply)
 {
 	struct order_page page;
 	char reason[128];
@@ -509,7 +510,7 @@ int app_handle(struct app *app, const struct route *route, struct http_response 
 		response->body_length = app->hello_length;
 		return 1;
 	case ENDPOINT_ORDERS:
-		if (parse_page_query(route->query, &page, reason, sizeof reason) != 0) {
+		if (router_parse_page_query(route->query, &page, reason, sizeof reason) != 0) {
 			set_message_body(app, response, 400, "error", reason);
 			return 1;
 		}
@@ -530,9 +531,9 @@ int app_handle(struct app *app, const struct route *route, struct http_response 
 	return 1;
 }
 
-struct app *app_create(const struct db_config *config, char *error, size_t error_size)
+struct handlers *handlers_create(const struct db_config *config, char *error, size_t error_size)
 {
-	struct app *app = calloc(1, sizeof *app);
+	struct handlers *app = calloc(1, sizeof *app);
 	json_object *hello = json_object_new_object();
 
 	if (app == NULL || hello == NULL) {
@@ -553,11 +554,11 @@ struct app *app_create(const struct db_config *config, char *error, size_t error
 	return app;
 fail:
 	json_object_put(hello);
-	app_destroy(app);
+	handlers_destroy(app);
 	return NULL;
 }
 
-void app_destroy(struct app *app)
+void handlers_destroy(struct handlers *app)
 {
 	if (app == NULL)
 		return;

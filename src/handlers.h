@@ -12,17 +12,17 @@
 struct http_response {
 	int status;
 	int is_head;	  /* the headers of the GET answer, no body */
-	const char *body; /* valid until the next app_handle call */
+	const char *body; /* valid until the next handlers_handle call */
 	size_t body_length;
 	const char *content_type; /* NULL: application/json */
 };
 
-struct app;
+struct handlers;
 
 /* Opens the store (one handle per process: call it after the fork) and
  * builds the constant bodies. NULL with a reason in error. */
-struct app *app_create(const struct db_config *config, char *error, size_t error_size);
-void app_destroy(struct app *app);
+struct handlers *handlers_create(const struct db_config *config, char *error, size_t error_size);
+void handlers_destroy(struct handlers *app);
 
 /* Where an answer that waits for the database goes once it is ready:
  * send is called once, with a response valid during the call. */
@@ -34,19 +34,20 @@ struct app_reply {
  * Returns 1 with the answer in response; or, with a reply given and an
  * asynchronous store (PostgreSQL in a worker's loop), 0: the answer comes
  * later through reply->send. */
-int app_handle(struct app *app, const struct route *route, struct http_response *response, struct app_reply *reply);
+int handlers_handle(struct handlers *app, const struct route *route, struct http_response *response,
+		    struct app_reply *reply);
 
 /* The store, for the worker's event loop to watch (store_wait). */
-struct store *app_store(struct app *app);
+struct store *handlers_store(struct handlers *app);
 
 /* Where the status endpoint reads its figures (NULL: it answers 404). */
-void app_set_status_board(struct app *app, const struct status_board *board);
+void handlers_set_status_board(struct handlers *app, const struct status_board *board);
 
 /* The store's figures, for the status page and the slow-request log. */
-const struct store_figures *app_store_figures(const struct app *app);
+const struct store_figures *handlers_store_figures(const struct handlers *app);
 
 /* Gives back the memory a huge response grew (json-c's buffers, malloc's
  * free memory); call it once that response is sent. Cheap otherwise. */
-void app_release_growth(struct app *app);
+void handlers_release_growth(struct handlers *app);
 
 #endif

@@ -645,7 +645,7 @@ static void accept_connections(struct loop *loop)
 			loop->at_cap = 1;
 			return;
 		}
-		int fd = accept_connection(loop->settings.listen_fd, loop->settings.allowed_peers);
+		int fd = listener_accept(loop->settings.listen_fd, loop->settings.allowed_peers);
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;

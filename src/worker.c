@@ -147,7 +147,7 @@ static int is_past_rss_limit(const struct options *options)
 }
 
 struct fastcgi_worker {
-	struct app *app;
+	struct handlers *app;
 	const struct options *options;
 	struct worker_activity *activity;
 	struct loop *loop;
@@ -197,7 +197,7 @@ static enum status_route counted_route(enum endpoint endpoint)
 static void count_request(struct fastcgi_worker *worker, const struct answering *answering, int status)
 {
 	struct status_counters *counters = &worker->activity->counters;
-	const struct store_figures *store = app_store_figures(worker->app);
+	const struct store_figures *store = handlers_store_figures(worker->app);
 	long long now_us = monotonic_us();
 	long long duration_us = now_us - answering->started_us;
 
@@ -227,7 +227,7 @@ static void write_answer(struct fastcgi_worker *worker, struct fcgi_request *req
 	memcpy(worker->activity->request, answering->request, sizeof answering->request);
 	fcgi_answer(request, head, head_length, response->is_head ? NULL : response->body,
 		    response->is_head ? 0 : response->body_length);
-	app_release_growth(worker->app);
+	handlers_release_growth(worker->app);
 	count_request(worker, answering, response->status);
 	/* More workers than the database takes connections: the ones without
 	 * one answer 503 and step back, so the others take the requests. */
@@ -297,13 +297,13 @@ static void serve_fcgi_request(void *context, struct fcgi_request *request)
 	struct http_response response;
 	struct answering answering = {
 	    .started_us = monotonic_us(),
-	    .store_wait_before_us = app_store_figures(worker->app)->wait_us,
+	    .store_wait_before_us = handlers_store_figures(worker->app)->wait_us,
 	};
 	struct pending_answer *pending = worker->store_is_async ? malloc(sizeof *pending) : NULL;
 
 	label_request(&http, answering.request, sizeof answering.request);
 	memcpy(worker->activity->request, answering.request, sizeof answering.request);
-	struct route route = route_request(&http);
+	struct route route = router_route(&http);
 	if (fcgi_is_too_large(request))
 		route = (struct route){.endpoint = ENDPOINT_NONE, .status = 413, .query = ""};
 	answering.route = counted_route(route.endpoint);
@@ -312,7 +312,7 @@ static void serve_fcgi_request(void *context, struct fcgi_request *request)
 		answering.pending_since_us = monotonic_us();
 		*pending = (struct pending_answer){{send_pending_answer}, worker, request, answering};
 	}
-	if (!app_handle(worker->app, &route, &response, pending ? &pending->reply : NULL))
+	if (!handlers_handle(worker->app, &route, &response, pending ? &pending->reply : NULL))
 		return;
 	free(pending);
 	answering.pending_since_us = 0;
@@ -364,25 +364,25 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 
 	install_worker_signals();
 	pid_t supervisor = getppid();
-	worker.app = app_create(&options->database, error, sizeof error);
+	worker.app = handlers_create(&options->database, error, sizeof error);
 	if (worker.app == NULL) {
 		log_line("%s", error);
 		return EX_CONFIG;
 	}
 	if (error[0] != '\0')
 		log_line("%s", error); /* opened, but not usable yet (a database that is down) */
-	app_set_status_board(worker.app, board);
+	handlers_set_status_board(worker.app, board);
 	activity->counters.process_requests = 0;
-	activity->counters.store_down_since_ms = app_store_figures(worker.app)->down_since_ms;
+	activity->counters.store_down_since_ms = handlers_store_figures(worker.app)->down_since_ms;
 	if (drop_privileges(options) != 0) {
-		app_destroy(worker.app);
+		handlers_destroy(worker.app);
 		return EX_CONFIG;
 	}
 	/* A change of credentials clears the parent-death signal the supervisor
 	 * set (prctl(2)): without it again, a worker that dropped root outlives
 	 * a supervisor killed with SIGKILL and keeps serving on its own. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != supervisor) {
-		app_destroy(worker.app);
+		handlers_destroy(worker.app);
 		return 0;
 	}
 	if (fcgi_init(error, sizeof error) != 0) {
@@ -421,7 +421,7 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 		goto done;
 	}
 	worker.loop = loop;
-	struct store *store = app_store(worker.app);
+	struct store *store = handlers_store(worker.app);
 	worker.store_is_async = store_is_async(store);
 	if (worker.store_is_async) {
 		struct loop_source source = {store_wants, store_ready, store};
@@ -432,7 +432,7 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 done:
 	/* The store first: queries still in flight are answered (503) through
 	 * the loop, which must still be there. */
-	app_destroy(worker.app);
+	handlers_destroy(worker.app);
 	loop_destroy(loop);
 	log_flush_repeats();
 	return exit_code;
@@ -444,13 +444,13 @@ int run_cgi_request(const struct options *options)
 	struct http_response response;
 	char head[256];
 
-	struct app *app = app_create(&options->database, error, sizeof error);
+	struct handlers *app = handlers_create(&options->database, error, sizeof error);
 	if (app == NULL) {
 		log_line("%s", error);
 		return EX_CONFIG;
 	}
 	if (drop_privileges(options) != 0) {
-		app_destroy(app);
+		handlers_destroy(app);
 		return EX_CONFIG;
 	}
 	struct http_request http = {
@@ -461,14 +461,14 @@ int run_cgi_request(const struct options *options)
 	    .query_string = getenv("QUERY_STRING"),
 	    .status_path = options->status_path, /* no status board: 404 */
 	};
-	struct route route = route_request(&http);
-	app_handle(app, &route, &response, NULL);
+	struct route route = router_route(&http);
+	handlers_handle(app, &route, &response, NULL);
 	size_t head_length = format_response_head(&response, head, sizeof head);
 	int failed = fwrite(head, 1, head_length, stdout) != head_length;
 	if (!response.is_head)
 		failed |= fwrite(response.body, 1, response.body_length, stdout) != response.body_length;
 	failed |= fflush(stdout) != 0;
-	app_destroy(app);
+	handlers_destroy(app);
 	if (failed) {
 		log_line("writing the response to stdout: %s", strerror(errno));
 		return 1;
