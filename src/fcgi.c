@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdalign.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <fcgios.h>
 
 #include "framing.h"
+#include "list.h"
 #include "log.h"
 
 /* The descriptor libfcgi is given for every request: past the largest a
@@ -26,14 +28,17 @@
 
 struct fcgi_request {
 	FCGX_Request libfcgi;
+	struct loop_connection *connection; /* the one it came on */
 	int keep_connection;
 	int too_large;
 };
 
-/* Each connection's protocol state (loop_state). */
+/* Each connection's protocol state (loop_state): the one request context
+ * of the layers above the loop, made once per connection. */
 struct fcgi_connection {
 	struct framing framing;
-	struct fcgi_request request; /* one request at a time on a connection */
+	struct fcgi_request request;		   /* one request at a time on a connection */
+	alignas(max_align_t) unsigned char data[]; /* the serve function's: fcgi_settings.request_size */
 };
 
 /* What libfcgi reads now and where what it writes goes: a worker hands
@@ -167,6 +172,11 @@ static void end_output(void)
 	}
 }
 
+void *fcgi_request_data(struct fcgi_request *request)
+{
+	return list_entry(request, struct fcgi_connection, request)->data;
+}
+
 const char *fcgi_param(const struct fcgi_request *request, const char *name)
 {
 	return FCGX_GetParam(name, request->libfcgi.envp);
@@ -180,9 +190,7 @@ int fcgi_is_too_large(const struct fcgi_request *request)
 void fcgi_answer(struct fcgi_request *request, const char *head, size_t head_length, const char *body,
 		 size_t body_length)
 {
-	struct fcgi_connection *state =
-	    (struct fcgi_connection *)((char *)request - offsetof(struct fcgi_connection, request));
-	struct loop_connection *connection = loop_connection_of(state);
+	struct loop_connection *connection = request->connection;
 
 	format_answer(request, head, head_length, body, body_length);
 	int failed = library_output.failed;
@@ -216,6 +224,7 @@ static void hand_over(const struct fcgi_settings *settings, struct loop_connecti
 		loop_close_now(connection);
 		return;
 	}
+	request->connection = connection;
 	request->too_large = result->verdict == FRAMING_TOO_LARGE;
 	/* The rest of a request past the limit is still coming: the
 	 * connection closes after the 413. */
@@ -289,7 +298,7 @@ static size_t use_input(void *context, struct loop_connection *connection, unsig
 
 void fcgi_protocol(const struct fcgi_settings *settings, struct loop_protocol *protocol)
 {
-	protocol->state_size = sizeof(struct fcgi_connection);
+	protocol->state_size = sizeof(struct fcgi_connection) + settings->request_size;
 	protocol->input = use_input;
 	protocol->context = (void *)settings;
 }

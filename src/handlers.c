@@ -366,80 +366,63 @@ static void health_response(struct handlers *app, enum store_status status, stru
 		set_message_body(app, response, 503, "status", "unavailable");
 }
 
-/* An /orders or /health answer that waits for the database. Results come
- * one at a time (the worker's loop delivers one query's rows, then its
- * end, before the next), so the one orders tree serves them all. */
-struct pending_fetch {
-	struct handlers *app;
-	struct app_reply *reply;
-	int is_head;
-	int is_health;
-	int rows_started;
-};
-
+/* An /orders or /health answer that waits for the database: its state is
+ * the caller's request context (handlers.h). Results come one at a time
+ * (the worker's loop delivers one query's rows, then its end, before the
+ * next), so the one orders tree serves them all. */
 static int pending_row(void *context, const struct order_row *row)
 {
-	struct pending_fetch *fetch = context;
+	struct handlers_request *request = context;
 
-	if (fetch->is_health)
+	if (request->is_health)
 		return 0;
-	if (!fetch->rows_started) {
-		fetch->app->orders.rows_used = 0;
-		fetch->rows_started = 1;
+	if (!request->rows_started) {
+		request->handlers->orders.rows_used = 0;
+		request->rows_started = 1;
 	}
-	return fill_order_slot(&fetch->app->orders, row);
+	return fill_order_slot(&request->handlers->orders, row);
 }
 
 static void pending_done(void *context, enum store_status status)
 {
-	struct pending_fetch *fetch = context;
-	struct app_reply *reply = fetch->reply;
-	struct http_response response = {.is_head = fetch->is_head};
+	struct handlers_request *request = context;
+	struct http_response response = {.is_head = request->is_head};
 
-	if (fetch->is_health) {
-		health_response(fetch->app, status, &response);
+	if (request->is_health) {
+		health_response(request->handlers, status, &response);
 	} else {
-		if (!fetch->rows_started)
-			fetch->app->orders.rows_used = 0;
-		orders_response(fetch->app, status, &response);
+		if (!request->rows_started)
+			request->handlers->orders.rows_used = 0;
+		orders_response(request->handlers, status, &response);
 	}
-	free(fetch);
-	reply->send(reply, &response);
+	request->answered(request, &response);
 }
 
 /* Runs the page's query: at once on a synchronous store (or without a
- * reply to wait on: CGI), else started, answered through reply. Returns
- * 1 when response holds the answer, 0 when it will come through reply. */
-static int fetch_page(struct handlers *app, const struct route *route, const struct order_page *page,
-		      struct http_response *response, struct app_reply *reply)
+ * request to wait in: CGI), else started, answered through request. */
+static enum handlers_outcome fetch_page(struct handlers *app, const struct route *route, const struct order_page *page,
+					struct http_response *response, struct handlers_request *request)
 {
 	int is_health = route->endpoint == ENDPOINT_HEALTH;
+	enum store_status status;
 
-	if (reply != NULL && store_is_async(app->store)) {
-		struct pending_fetch *fetch = calloc(1, sizeof *fetch);
-		if (fetch == NULL) {
-			set_message_body(app, response, 500, "error", "out of memory");
-			return 1;
-		}
-		*fetch = (struct pending_fetch){app, reply, route->is_head, is_health, 0};
-		enum store_status status = store_start_orders(app->store, page, pending_row, pending_done, fetch);
+	if (request != NULL && store_is_async(app->store)) {
+		request->handlers = app;
+		request->is_head = route->is_head;
+		request->is_health = is_health;
+		request->rows_started = 0;
+		status = store_start_orders(app->store, page, pending_row, pending_done, request);
 		if (status == STORE_PENDING)
-			return 0;
-		free(fetch);
-		if (is_health)
-			health_response(app, status, response);
-		else
-			orders_response(app, status, response);
-		return 1;
+			return HANDLERS_PENDING;
+	} else {
+		app->orders.rows_used = 0;
+		status = store_fetch_orders(app->store, page, is_health ? ignore_row : fill_order_slot, &app->orders);
 	}
-	app->orders.rows_used = 0;
-	enum store_status status =
-	    store_fetch_orders(app->store, page, is_health ? ignore_row : fill_order_slot, &app->orders);
 	if (is_health)
 		health_response(app, status, response);
 	else
 		orders_response(app, status, response);
-	return 1;
+	return HANDLERS_ANSWERED;
 }
 
 struct store *handlers_store(struct handlers *app)
@@ -495,8 +478,8 @@ const struct store_figures *handlers_store_figures(const struct handlers *app)
 	return store_figures(app->store);
 }
 
-int handlers_handle(struct handlers *app, const struct route *route, struct http_response *response,
-		    struct app_reply *reply)
+enum handlers_outcome handlers_handle(struct handlers *app, const struct route *route, struct http_response *response,
+				      struct handlers_request *request)
 {
 	struct order_page page;
 	char reason[128];
@@ -508,27 +491,27 @@ int handlers_handle(struct handlers *app, const struct route *route, struct http
 		response->status = 200;
 		response->body = app->hello_body;
 		response->body_length = app->hello_length;
-		return 1;
+		return HANDLERS_ANSWERED;
 	case ENDPOINT_ORDERS:
 		if (router_parse_page_query(route->query, &page, reason, sizeof reason) != 0) {
 			set_message_body(app, response, 400, "error", reason);
-			return 1;
+			return HANDLERS_ANSWERED;
 		}
-		return fetch_page(app, route, &page, response, reply);
+		return fetch_page(app, route, &page, response, request);
 	case ENDPOINT_HEALTH:
-		return fetch_page(app, route, &health_page, response, reply);
+		return fetch_page(app, route, &health_page, response, request);
 	case ENDPOINT_STATUS:
 		answer_status(app, route->query, response);
-		return 1;
+		return HANDLERS_ANSWERED;
 	case ENDPOINT_NONE:
 		set_message_body(app, response, route->status, "error",
 				 route->status == 405	? "method not allowed"
 				 : route->status == 400 ? "malformed request path"
 				 : route->status == 413 ? "request too large"
 							: "not found");
-		return 1;
+		return HANDLERS_ANSWERED;
 	}
-	return 1;
+	return HANDLERS_ANSWERED;
 }
 
 struct handlers *handlers_create(const struct db_config *config, char *error, size_t error_size)

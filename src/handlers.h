@@ -24,18 +24,32 @@ struct handlers;
 struct handlers *handlers_create(const struct db_config *config, char *error, size_t error_size);
 void handlers_destroy(struct handlers *app);
 
-/* Where an answer that waits for the database goes once it is ready:
- * send is called once, with a response valid during the call. */
-struct app_reply {
-	void (*send)(struct app_reply *reply, const struct http_response *response);
+/* Whether handlers_handle put the answer in response, or it comes later. */
+enum handlers_outcome {
+	HANDLERS_ANSWERED,
+	HANDLERS_PENDING, /* through request->answered, once the database has answered */
+};
+
+/* A request whose answer may wait for the database. The caller embeds it
+ * in its own request context (a worker's lives in its connection's
+ * memory, made once per connection), so that waiting allocates nothing;
+ * it must live until answered is called, once, with a response valid
+ * during the call. */
+struct handlers_request {
+	void (*answered)(struct handlers_request *request, const struct http_response *response);
+	/* The handlers' own while the answer waits. */
+	struct handlers *handlers;
+	int is_head;
+	int is_health;
+	int rows_started;
 };
 
 /* Answers a routed request: the handlers see neither FastCGI nor CGI.
- * Returns 1 with the answer in response; or, with a reply given and an
- * asynchronous store (PostgreSQL in a worker's loop), 0: the answer comes
- * later through reply->send. */
-int handlers_handle(struct handlers *app, const struct route *route, struct http_response *response,
-		    struct app_reply *reply);
+ * HANDLERS_ANSWERED with the answer in response; or, with a request given
+ * and an asynchronous store (PostgreSQL in a worker's loop),
+ * HANDLERS_PENDING: the answer comes through request->answered. */
+enum handlers_outcome handlers_handle(struct handlers *app, const struct route *route, struct http_response *response,
+				      struct handlers_request *request);
 
 /* The store, for the worker's event loop to watch (store_wait). */
 struct store *handlers_store(struct handlers *app);

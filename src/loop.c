@@ -507,11 +507,6 @@ void *loop_state(struct loop_connection *connection)
 	return connection->state;
 }
 
-struct loop_connection *loop_connection_of(void *state)
-{
-	return (struct loop_connection *)((unsigned char *)state - offsetof(struct loop_connection, state));
-}
-
 void loop_set_phase(struct loop_connection *connection, enum loop_phase phase)
 {
 	if (!connection->closing)

@@ -98,7 +98,6 @@ int loop_run(struct loop *loop);
 
 /* The protocol's state for the connection (state_size bytes). */
 void *loop_state(struct loop_connection *connection);
-struct loop_connection *loop_connection_of(void *state);
 
 /* Queues bytes to send on the connection (written at once when the
  * socket takes them). Nothing happens on a closed connection. */

@@ -13,10 +13,13 @@
 
 #include "clock.h"
 
+struct observed_fetch;
+
 struct store {
 	const struct store_backend *backend;
 	void *handle;
 	struct store_figures figures;
+	struct observed_fetch *free_fetches; /* ended ones, for the next queries */
 };
 
 static long long wall_ms(void)
@@ -159,7 +162,26 @@ struct observed_fetch {
 	store_done_fn done;
 	void *context;
 	long long started_us;
+	struct observed_fetch *next_free;
 };
+
+/* A fetch's record comes from the store's free list: a query in flight
+ * allocates nothing once the worker has had as many at once before. */
+static struct observed_fetch *take_fetch(struct store *store)
+{
+	struct observed_fetch *fetch = store->free_fetches;
+
+	if (fetch == NULL)
+		return malloc(sizeof *fetch);
+	store->free_fetches = fetch->next_free;
+	return fetch;
+}
+
+static void give_back_fetch(struct store *store, struct observed_fetch *fetch)
+{
+	fetch->next_free = store->free_fetches;
+	store->free_fetches = fetch;
+}
 
 static int observe_row(void *context, const struct order_row *row)
 {
@@ -172,24 +194,28 @@ static void observe_done(void *context, enum store_status status)
 {
 	struct observed_fetch *fetch = context;
 
-	observed(fetch->store, fetch->started_us, status);
-	fetch->done(fetch->context, status);
-	free(fetch);
+	struct store *store = fetch->store;
+	store_done_fn done = fetch->done;
+	void *caller = fetch->context;
+
+	observed(store, fetch->started_us, status);
+	give_back_fetch(store, fetch);
+	done(caller, status);
 }
 
 /* The rows go to the caller as they come; the end is observed first. */
 enum store_status store_start_orders(struct store *store, const struct order_page *page, order_row_fn on_row,
 				     store_done_fn done, void *context)
 {
-	struct observed_fetch *fetch = malloc(sizeof *fetch);
+	struct observed_fetch *fetch = take_fetch(store);
 
 	if (fetch == NULL)
 		return STORE_UNAVAILABLE;
-	*fetch = (struct observed_fetch){store, on_row, done, context, monotonic_us()};
+	*fetch = (struct observed_fetch){store, on_row, done, context, monotonic_us(), NULL};
 	enum store_status status =
 	    store->backend->async->start_orders(store->handle, page, observe_row, observe_done, fetch);
 	if (status != STORE_PENDING) {
-		free(fetch);
+		give_back_fetch(store, fetch);
 		return observed(store, monotonic_us(), status);
 	}
 	return STORE_PENDING;
@@ -214,6 +240,12 @@ void store_close(struct store *store)
 {
 	if (store == NULL)
 		return;
+	/* Fetches still in flight end inside close, and come back to the list. */
 	store->backend->close(store->handle);
+	while (store->free_fetches != NULL) {
+		struct observed_fetch *fetch = store->free_fetches;
+		store->free_fetches = fetch->next_free;
+		free(fetch);
+	}
 	free(store);
 }

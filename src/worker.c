@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "fcgi.h"
 #include "handlers.h"
+#include "list.h"
 #include "loop.h"
 #include "log.h"
 
@@ -156,22 +157,26 @@ struct fastcgi_worker {
 	unsigned long long reconnects_counted;
 };
 
-/* One request being answered: what its count and the slow-request log
- * need once its answer is written, now or when the database has answered. */
+/* What a request's count and the slow-request log need once its answer
+ * is written, now or when the database has answered. */
 struct answering {
 	long long started_us;
 	long long store_wait_before_us; /* the store's total wait when it started */
 	long long pending_since_us;	/* 0: answered without waiting in the loop */
 	enum status_route route;
-	char request[sizeof((struct worker_activity *)0)->request];
 };
 
-/* A request whose answer waits for the database: what sends it then. */
-struct pending_answer {
-	struct app_reply reply; /* first: the app hands this back */
+/* One request from its hand-over to its answer: the worker's part of the
+ * request context, in the memory fcgi keeps with the connection
+ * (fcgi_request_data), so no request allocates. It outlives a peer that
+ * goes away while the database answers: the loop frees a busy
+ * connection only once its request is done. */
+struct worker_request {
 	struct fastcgi_worker *worker;
 	struct fcgi_request *request;
+	struct handlers_request handling; /* its wait for the database */
 	struct answering answering;
+	char label[sizeof((struct worker_activity *)0)->request]; /* "METHOD URI" */
 };
 
 static enum status_route counted_route(enum endpoint endpoint)
@@ -212,23 +217,26 @@ static void count_request(struct fastcgi_worker *worker, const struct answering 
 	long long store_us = answering->pending_since_us != 0 ? now_us - answering->pending_since_us
 							      : store->wait_us - answering->store_wait_before_us;
 	log_line("slow request: %s status %d took %lld ms: %lld ms waiting for the database, %lld ms in the worker",
-		 answering->request, status, duration_us / 1000, store_us / 1000, (duration_us - store_us) / 1000);
+		 worker->activity->request, status, duration_us / 1000, store_us / 1000,
+		 (duration_us - store_us) / 1000);
 }
 
-/* Sends the answer, and counts the request. */
-static void write_answer(struct fastcgi_worker *worker, struct fcgi_request *request, const struct answering *answering,
-			 const struct http_response *response)
+/* Sends the answer, and counts the request. What the count needs is
+ * copied first: the answer ends the request, and with it the context. */
+static void write_answer(struct worker_request *context, const struct http_response *response)
 {
+	struct fastcgi_worker *worker = context->worker;
+	struct answering answering = context->answering;
 	char head[256];
 	size_t head_length = format_response_head(response, head, sizeof head);
 
 	/* The label names what this worker is doing, for the status page and
 	 * a crash's log line: this request, from here to its answer. */
-	memcpy(worker->activity->request, answering->request, sizeof answering->request);
-	fcgi_answer(request, head, head_length, response->is_head ? NULL : response->body,
+	memcpy(worker->activity->request, context->label, sizeof context->label);
+	fcgi_answer(context->request, head, head_length, response->is_head ? NULL : response->body,
 		    response->is_head ? 0 : response->body_length);
 	handlers_release_growth(worker->app);
-	count_request(worker, answering, response->status);
+	count_request(worker, &answering, response->status);
 	/* More workers than the database takes connections: the ones without
 	 * one answer 503 and step back, so the others take the requests. */
 	if (response->status == 503 && worker->loop != NULL)
@@ -239,12 +247,9 @@ static void write_answer(struct fastcgi_worker *worker, struct fcgi_request *req
 		stop_requested = 1;
 }
 
-static void send_pending_answer(struct app_reply *reply, const struct http_response *response)
+static void send_pending_answer(struct handlers_request *handling, const struct http_response *response)
 {
-	struct pending_answer *pending = (struct pending_answer *)reply;
-
-	write_answer(pending->worker, pending->request, &pending->answering, response);
-	free(pending);
+	write_answer(list_entry(handling, struct worker_request, handling), response);
 }
 
 /* How many bytes a UTF-8 sequence starting with lead has (1 for a byte
@@ -283,9 +288,10 @@ static void label_request(const struct http_request *http, char *label, size_t s
 	*text.at = '\0';
 }
 
-static void serve_fcgi_request(void *context, struct fcgi_request *request)
+static void serve_fcgi_request(void *worker_context, struct fcgi_request *request)
 {
-	struct fastcgi_worker *worker = context;
+	struct fastcgi_worker *worker = worker_context;
+	struct worker_request *context = fcgi_request_data(request);
 	struct http_request http = {
 	    .method = fcgi_param(request, "REQUEST_METHOD"),
 	    .request_uri = fcgi_param(request, "REQUEST_URI"),
@@ -295,28 +301,27 @@ static void serve_fcgi_request(void *context, struct fcgi_request *request)
 	    .status_path = worker->options->status_path,
 	};
 	struct http_response response;
-	struct answering answering = {
+
+	context->worker = worker;
+	context->request = request;
+	context->handling.answered = send_pending_answer;
+	context->answering = (struct answering){
 	    .started_us = monotonic_us(),
 	    .store_wait_before_us = handlers_store_figures(worker->app)->wait_us,
 	};
-	struct pending_answer *pending = worker->store_is_async ? malloc(sizeof *pending) : NULL;
-
-	label_request(&http, answering.request, sizeof answering.request);
-	memcpy(worker->activity->request, answering.request, sizeof answering.request);
+	label_request(&http, context->label, sizeof context->label);
+	memcpy(worker->activity->request, context->label, sizeof context->label);
 	struct route route = router_route(&http);
 	if (fcgi_is_too_large(request))
 		route = (struct route){.endpoint = ENDPOINT_NONE, .status = 413, .query = ""};
-	answering.route = counted_route(route.endpoint);
-	/* Without memory for a pending answer, the store is asked at once. */
-	if (pending != NULL) {
-		answering.pending_since_us = monotonic_us();
-		*pending = (struct pending_answer){{send_pending_answer}, worker, request, answering};
-	}
-	if (!handlers_handle(worker->app, &route, &response, pending ? &pending->reply : NULL))
+	context->answering.route = counted_route(route.endpoint);
+	if (worker->store_is_async)
+		context->answering.pending_since_us = monotonic_us();
+	if (handlers_handle(worker->app, &route, &response, worker->store_is_async ? &context->handling : NULL) ==
+	    HANDLERS_PENDING)
 		return;
-	free(pending);
-	answering.pending_since_us = 0;
-	write_answer(worker, request, &answering, &response);
+	context->answering.pending_since_us = 0;
+	write_answer(context, &response);
 }
 
 /* The loop watches the database's socket as the store asks. */
@@ -395,6 +400,7 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	    .advertised_connections = (long)options->max_connections * options->workers,
 	    .serve = serve_fcgi_request,
 	    .context = &worker,
+	    .request_size = sizeof(struct worker_request),
 	};
 	struct loop_protocol protocol;
 	fcgi_protocol(&fcgi, &protocol);
@@ -462,7 +468,7 @@ int run_cgi_request(const struct options *options)
 	    .status_path = options->status_path, /* no status board: 404 */
 	};
 	struct route route = router_route(&http);
-	handlers_handle(app, &route, &response, NULL);
+	(void)handlers_handle(app, &route, &response, NULL); /* no request context: answered now */
 	size_t head_length = format_response_head(&response, head, sizeof head);
 	int failed = fwrite(head, 1, head_length, stdout) != head_length;
 	if (!response.is_head)
