@@ -821,7 +821,7 @@ int loop_run(struct loop *loop)
 		int ready = epoll_wait(loop->epoll_fd, events, EVENTS_PER_WAIT, wait_ms);
 		if (ready < 0 && errno != EINTR) {
 			log_line("epoll_wait: %s", strerror(errno));
-			return 1;
+			return -1;
 		}
 		for (int i = 0; i < ready; i++) {
 			void *tag = events[i].data.ptr;

@@ -93,7 +93,7 @@ struct loop *loop_create(const struct loop_settings *settings, const struct loop
 void loop_destroy(struct loop *loop);
 
 /* Serves until *settings->stop, then stops accepting and returns 0 once
- * every connection is closed (1 when the event loop itself failed). */
+ * every connection is closed (-1 when the event loop itself failed). */
 int loop_run(struct loop *loop);
 
 /* The protocol's state for the connection (state_size bytes). */

@@ -376,7 +376,7 @@ int main(int argc, char **argv)
 		log_line("serving an inherited socket, store %s", options.database.masked);
 		exit_code = supervise(listen_fd, &options, &handed_over);
 	} else {
-		exit_code = run_cgi_request(&options);
+		exit_code = worker_run_cgi(&options);
 	}
 done:
 	listener_free_allowed_peers(options.allowed_peers);
