@@ -52,6 +52,13 @@ void fcgi_protocol(const struct fcgi_settings *settings, struct loop_protocol *p
  * request is answered, even when its peer has gone meanwhile. */
 void *fcgi_request_data(struct fcgi_request *request);
 
+/* Names the request in the log lines about its connection (loop_subject):
+ * "METHOD URI", which must stay as long as the request's data. */
+void fcgi_set_label(struct fcgi_request *request, const char *label);
+
+/* What a log line about the request is about: its peer and its label. */
+struct log_subject fcgi_subject(struct fcgi_request *request);
+
 /* A parameter of the request (REQUEST_METHOD, ...), NULL when not sent. */
 const char *fcgi_param(const struct fcgi_request *request, const char *name);
 

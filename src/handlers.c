@@ -275,21 +275,21 @@ static void free_orders_tree(struct orders_page_tree *tree)
 	memset(tree, 0, sizeof *tree);
 }
 
-static int fill_order_slot(void *context, const struct order_row *row)
+static int fill_order_slot(struct orders_page_tree *tree, const struct order_row *row, const struct log_subject *about)
 {
-	struct orders_page_tree *tree = context;
 	char converted[ISO_TIMESTAMP_LENGTH + 1];
 
 	if (!row->created_at_is_iso && iso_timestamp_from_sql(row->created_at, converted) != 0) {
-		log_limited("order %lld: created_at '%.40s' is not a timestamp", (long long)row->id, row->created_at);
+		log_limited_about(about, "order %lld: created_at '%.40s' is not a timestamp", (long long)row->id,
+				  row->created_at);
 		return -1;
 	}
 	if (!is_utf8((const unsigned char *)row->status, row->status_len)) {
-		log_limited("order %lld: status is not valid UTF-8", (long long)row->id);
+		log_limited_about(about, "order %lld: status is not valid UTF-8", (long long)row->id);
 		return -1;
 	}
 	if (tree->rows_used == tree->slots_made && make_more_slots(tree) != 0) {
-		log_limited("out of memory building the orders page");
+		log_limited_about(about, "out of memory building the orders page");
 		return -1;
 	}
 	struct order_fields *fields = tree->slots[tree->rows_used++].fields;
@@ -351,13 +351,6 @@ static void orders_response(struct handlers *app, enum store_status status, stru
  * store that cannot serve /orders is not reported healthy. */
 static const struct order_page health_page = {.is_default = 0, .limit = 1, .offset = 0};
 
-static int ignore_row(void *context, const struct order_row *row)
-{
-	(void)context;
-	(void)row;
-	return 0;
-}
-
 static void health_response(struct handlers *app, enum store_status status, struct http_response *response)
 {
 	if (status == STORE_OK)
@@ -366,11 +359,11 @@ static void health_response(struct handlers *app, enum store_status status, stru
 		set_message_body(app, response, 503, "status", "unavailable");
 }
 
-/* An /orders or /health answer that waits for the database: its state is
- * the caller's request context (handlers.h). Results come one at a time
+/* An /orders or /health query's state is the caller's request context
+ * (handlers.h), or the handlers' own for CGI. Results come one at a time
  * (the worker's loop delivers one query's rows, then its end, before the
  * next), so the one orders tree serves them all. */
-static int pending_row(void *context, const struct order_row *row)
+static int take_row(void *context, const struct order_row *row)
 {
 	struct handlers_request *request = context;
 
@@ -380,7 +373,18 @@ static int pending_row(void *context, const struct order_row *row)
 		request->handlers->orders.rows_used = 0;
 		request->rows_started = 1;
 	}
-	return fill_order_slot(&request->handlers->orders, row);
+	return fill_order_slot(&request->handlers->orders, row, &request->about);
+}
+
+static void fetched(const struct handlers_request *request, enum store_status status, struct http_response *response)
+{
+	if (request->is_health) {
+		health_response(request->handlers, status, response);
+		return;
+	}
+	if (!request->rows_started)
+		request->handlers->orders.rows_used = 0;
+	orders_response(request->handlers, status, response);
 }
 
 static void pending_done(void *context, enum store_status status)
@@ -388,13 +392,7 @@ static void pending_done(void *context, enum store_status status)
 	struct handlers_request *request = context;
 	struct http_response response = {.is_head = request->is_head};
 
-	if (request->is_health) {
-		health_response(request->handlers, status, &response);
-	} else {
-		if (!request->rows_started)
-			request->handlers->orders.rows_used = 0;
-		orders_response(request->handlers, status, &response);
-	}
+	fetched(request, status, &response);
 	request->answered(request, &response);
 }
 
@@ -403,25 +401,24 @@ static void pending_done(void *context, enum store_status status)
 static enum handlers_outcome fetch_page(struct handlers *app, const struct route *route, const struct order_page *page,
 					struct http_response *response, struct handlers_request *request)
 {
-	int is_health = route->endpoint == ENDPOINT_HEALTH;
+	struct handlers_request answered_now = {0};
+	int waits = request != NULL && store_is_async(app->store);
 	enum store_status status;
 
-	if (request != NULL && store_is_async(app->store)) {
-		request->handlers = app;
-		request->is_head = route->is_head;
-		request->is_health = is_health;
-		request->rows_started = 0;
-		status = store_start_orders(app->store, page, pending_row, pending_done, request);
+	if (request == NULL)
+		request = &answered_now;
+	request->handlers = app;
+	request->is_head = route->is_head;
+	request->is_health = route->endpoint == ENDPOINT_HEALTH;
+	request->rows_started = 0;
+	if (waits) {
+		status = store_start_orders(app->store, page, take_row, pending_done, request);
 		if (status == STORE_PENDING)
 			return HANDLERS_PENDING;
 	} else {
-		app->orders.rows_used = 0;
-		status = store_fetch_orders(app->store, page, is_health ? ignore_row : fill_order_slot, &app->orders);
+		status = store_fetch_orders(app->store, page, take_row, request);
 	}
-	if (is_health)
-		health_response(app, status, response);
-	else
-		orders_response(app, status, response);
+	fetched(request, status, response);
 	return HANDLERS_ANSWERED;
 }
 

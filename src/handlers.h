@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "dsn.h"
+#include "log.h"
 #include "router.h"
 #include "status.h"
 #include "store.h"
@@ -37,6 +38,7 @@ enum handlers_outcome {
  * during the call. */
 struct handlers_request {
 	void (*answered)(struct handlers_request *request, const struct http_response *response);
+	struct log_subject about; /* what log lines about the request name */
 	/* The handlers' own while the answer waits. */
 	struct handlers *handlers;
 	int is_head;
@@ -47,7 +49,8 @@ struct handlers_request {
 /* Answers a routed request: the handlers see neither FastCGI nor CGI.
  * HANDLERS_ANSWERED with the answer in response; or, with a request given
  * and an asynchronous store (PostgreSQL in a worker's loop),
- * HANDLERS_PENDING: the answer comes through request->answered. */
+ * HANDLERS_PENDING: the answer comes through request->answered. Without
+ * a request (CGI), always answered now, and log lines name none. */
 enum handlers_outcome handlers_handle(struct handlers *app, const struct route *route, struct http_response *response,
 				      struct handlers_request *request);
 

@@ -331,7 +331,29 @@ static void describe_peer(const struct sockaddr_storage *mapped_peer, char *out,
 		snprintf(out, out_size, "?");
 }
 
-int listener_accept(int listen_fd, const struct allowed_peers *peers)
+void listener_describe_peer(int listen_fd, const struct sockaddr_storage *peer, char *out, size_t out_size)
+{
+	char address[INET6_ADDRSTRLEN];
+	struct sockaddr_storage unmapped;
+
+	if (peer->ss_family == AF_UNIX) {
+		struct sockaddr_un local = {0};
+		socklen_t length = sizeof local;
+		/* Read at log time only: a line about a connection is rare. */
+		if (getsockname(listen_fd, (struct sockaddr *)&local, &length) != 0 || local.sun_path[0] == '\0')
+			snprintf(out, out_size, "unix:?");
+		else
+			snprintf(out, out_size, "unix:%.*s", (int)sizeof local.sun_path, local.sun_path);
+		return;
+	}
+	describe_peer(peer, address, sizeof address);
+	unmap_ipv4(peer, &unmapped);
+	in_port_t port = unmapped.ss_family == AF_INET ? ((const struct sockaddr_in *)&unmapped)->sin_port
+						       : ((const struct sockaddr_in6 *)&unmapped)->sin6_port;
+	snprintf(out, out_size, unmapped.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", address, (unsigned)ntohs(port));
+}
+
+int listener_accept(int listen_fd, const struct allowed_peers *peers, struct sockaddr_storage *address)
 {
 	for (;;) {
 		struct sockaddr_storage peer = {0};
@@ -370,6 +392,7 @@ int listener_accept(int listen_fd, const struct allowed_peers *peers)
 			int no_delay = 1;
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &no_delay, sizeof no_delay);
 		}
+		*address = peer;
 		return fd;
 	}
 }

@@ -3,6 +3,7 @@
 #define WEBAPI_LISTENER_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 /* fd 0 when the web server or spawn-fcgi handed us a listening socket
  * there, fd 3 under systemd socket activation (LISTEN_FDS=1 for this pid),
@@ -28,9 +29,16 @@ void listener_free_allowed_peers(struct allowed_peers *peers);
 /* Accepts one connection from an allowed peer on a non-blocking listener;
  * the connection does not block either (the event loop reads and writes
  * it as it is ready, and no socket timeout is needed). Returns the
- * connected fd; -1 with errno EAGAIN when none is waiting; EMFILE, ENFILE,
- * ENOBUFS or ENOMEM when out of descriptors or memory (pause, and the
- * connections wait in the backlog); another errno for a broken listener. */
-int listener_accept(int listen_fd, const struct allowed_peers *peers);
+ * connected fd, with its peer's address in *peer; -1 with errno EAGAIN
+ * when none is waiting; EMFILE, ENFILE, ENOBUFS or ENOMEM when out of
+ * descriptors or memory (pause, and the connections wait in the
+ * backlog); another errno for a broken listener. */
+int listener_accept(int listen_fd, const struct allowed_peers *peers, struct sockaddr_storage *peer);
+
+/* Who a connection accepted on listen_fd came from, for the log:
+ * "192.0.2.1:40312" or "[2001:db8::1]:40312" over TCP (an IPv4 peer of a
+ * dual-stack listener as IPv4), "unix:" and the socket's path over a
+ * unix socket, whose peers have no address of their own. */
+void listener_describe_peer(int listen_fd, const struct sockaddr_storage *peer, char *out, size_t out_size);
 
 #endif

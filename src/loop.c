@@ -51,6 +51,8 @@ struct loop_connection {
 	int posted;		 /* in the job list */
 	long long since_ms;	 /* when the phase began */
 	long long send_since_ms; /* the output's last progress */
+	/* Who it came from, for the log (loop_subject). */
+	struct sockaddr_storage peer;
 	/* Input not used yet; NULL while there is none (the loop's window
 	 * serves the next read). */
 	unsigned char *input;
@@ -280,6 +282,25 @@ static void post(struct loop *loop, struct loop_connection *connection)
 	loop->jobs_tail = connection;
 }
 
+static void describe_connection(void *subject, char *out, size_t out_size)
+{
+	struct loop_connection *connection = subject;
+	struct loop *loop = connection->loop;
+	size_t used = (size_t)snprintf(out, out_size, "peer ");
+
+	if (used >= out_size)
+		return;
+	listener_describe_peer(loop->settings.listen_fd, &connection->peer, out + used, out_size - used);
+	used += strlen(out + used);
+	if (loop->protocol.describe != NULL && used + 1 < out_size)
+		loop->protocol.describe(loop->protocol.context, connection, out + used, out_size - used);
+}
+
+struct log_subject loop_subject(struct loop_connection *connection)
+{
+	return (struct log_subject){describe_connection, connection};
+}
+
 /* Edge-triggered, for both directions: a connection is read until a read
  * comes short, and written until the socket takes less; each new arrival,
  * and each time the socket has room again, is an edge of its own. So a
@@ -295,7 +316,9 @@ static void settle(struct loop *loop, struct loop_connection *connection)
 	if (connection->phase == LOOP_BUSY && connection->output_length == 0)
 		return;
 	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, connection->fd, &event) != 0) {
-		log_limited("epoll_ctl ADD connection fd %d: %s; closing it", connection->fd, strerror(errno));
+		struct log_subject about = loop_subject(connection);
+		log_limited_about(&about, "epoll_ctl ADD connection fd %d: %s; closing it", connection->fd,
+				  strerror(errno));
 		schedule_close(loop, connection);
 		return;
 	}
@@ -325,7 +348,8 @@ static void queue_output(struct loop *loop, struct loop_connection *connection, 
 	}
 	connection->output_start = 0;
 	if (grow(&connection->output, &connection->output_capacity, connection->output_length + length) != 0) {
-		log_limited("out of memory queueing %zu bytes of output; closing the connection", length);
+		struct log_subject about = loop_subject(connection);
+		log_limited_about(&about, "out of memory queueing %zu bytes of output; closing the connection", length);
 		schedule_close(loop, connection);
 		return;
 	}
@@ -400,7 +424,8 @@ void loop_send(struct loop_connection *connection, const void *bytes, size_t len
 static void keep_input(struct loop *loop, struct loop_connection *connection, const unsigned char *bytes, size_t length)
 {
 	if (grow(&connection->input, &connection->input_capacity, length) != 0) {
-		log_limited("out of memory keeping %zu bytes a connection sent; closing it", length);
+		struct log_subject about = loop_subject(connection);
+		log_limited_about(&about, "out of memory keeping %zu bytes a connection sent; closing it", length);
 		schedule_close(loop, connection);
 		return;
 	}
@@ -443,16 +468,17 @@ static int read_some(struct loop *loop, struct loop_connection *connection)
 	size_t room = INPUT_WINDOW;
 
 	if (connection->input != NULL) {
+		struct log_subject about = loop_subject(connection);
 		if (connection->input_length >= loop->settings.max_input_bytes) {
-			log_limited("a connection sent %zu bytes that make no whole record; closing it",
-				    connection->input_length);
+			log_limited_about(&about, "a connection sent %zu bytes that make no whole record; closing it",
+					  connection->input_length);
 			return -1;
 		}
 		size_t wanted = connection->input_length + INPUT_WINDOW;
 		if (wanted > loop->settings.max_input_bytes)
 			wanted = loop->settings.max_input_bytes;
 		if (grow(&connection->input, &connection->input_capacity, wanted) != 0) {
-			log_limited("out of memory reading a connection; closing it");
+			log_limited_about(&about, "out of memory reading a connection; closing it");
 			return -1;
 		}
 		into = connection->input + connection->input_length;
@@ -640,7 +666,8 @@ static void accept_connections(struct loop *loop)
 			loop->at_cap = 1;
 			return;
 		}
-		int fd = listener_accept(loop->settings.listen_fd, loop->settings.allowed_peers);
+		struct sockaddr_storage peer;
+		int fd = listener_accept(loop->settings.listen_fd, loop->settings.allowed_peers, &peer);
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
@@ -652,10 +679,13 @@ static void accept_connections(struct loop *loop)
 		}
 		struct loop_connection *connection = new_connection(loop, fd);
 		if (connection == NULL) {
-			log_limited("out of memory for a connection; closing it");
+			char shown[128];
+			listener_describe_peer(loop->settings.listen_fd, &peer, shown, sizeof shown);
+			log_limited("out of memory for a connection; closing it; peer %s", shown);
 			close(fd);
 			continue;
 		}
+		connection->peer = peer;
 		loop->open_connections++;
 		(*loop->settings.gauges.accepted)++;
 		list_append(&loop->idle, connection);
@@ -675,13 +705,17 @@ static void close_expired(struct loop *loop, long long now)
 	long long request_timeout = loop->settings.request_timeout_ms;
 
 	while (loop->receiving.head != NULL && now - loop->receiving.head->since_ms >= request_timeout) {
-		log_limited("closed a connection whose request did not arrive whole within --request-timeout %lld s",
-			    request_timeout / 1000);
+		struct log_subject about = loop_subject(loop->receiving.head);
+		log_limited_about(
+		    &about, "closed a connection whose request did not arrive whole within --request-timeout %lld s",
+		    request_timeout / 1000);
 		schedule_close(loop, loop->receiving.head);
 	}
 	while (loop->sending.head != NULL && now - loop->sending.head->send_since_ms >= request_timeout) {
-		log_limited("reset a connection that took none of its answer for --request-timeout %lld s",
-			    request_timeout / 1000);
+		struct log_subject about = loop_subject(loop->sending.head);
+		log_limited_about(&about,
+				  "reset a connection that took none of its answer for --request-timeout %lld s",
+				  request_timeout / 1000);
 		loop->sending.head->reset = 1;
 		schedule_close(loop, loop->sending.head);
 	}

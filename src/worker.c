@@ -199,7 +199,8 @@ static enum status_route counted_route(enum endpoint endpoint)
 /* A request's duration runs from its hand-over to serve_fcgi_request
  * to its answer written; the database's share is the store's wait over
  * that time, or the time its answer waited in the loop. */
-static void count_request(struct fastcgi_worker *worker, const struct answering *answering, int status)
+static void count_request(struct fastcgi_worker *worker, const struct answering *answering,
+			  const struct log_subject *about, int status)
 {
 	struct status_counters *counters = &worker->activity->counters;
 	const struct store_figures *store = handlers_store_figures(worker->app);
@@ -216,17 +217,20 @@ static void count_request(struct fastcgi_worker *worker, const struct answering 
 	counters->slow_requests++;
 	long long store_us = answering->pending_since_us != 0 ? now_us - answering->pending_since_us
 							      : store->wait_us - answering->store_wait_before_us;
-	log_line("slow request: %s status %d took %lld ms: %lld ms waiting for the database, %lld ms in the worker",
-		 worker->activity->request, status, duration_us / 1000, store_us / 1000,
-		 (duration_us - store_us) / 1000);
+	log_line_about(about,
+		       "slow request: status %d took %lld ms: %lld ms waiting for the database, %lld ms in the worker",
+		       status, duration_us / 1000, store_us / 1000, (duration_us - store_us) / 1000);
 }
 
 /* Sends the answer, and counts the request. What the count needs is
- * copied first: the answer ends the request, and with it the context. */
+ * copied first: the answer ends the request, and with it the context.
+ * The connection a log line names stays the loop's until the end of the
+ * turn (loop_request_done frees it with the turn's closes). */
 static void write_answer(struct worker_request *context, const struct http_response *response)
 {
 	struct fastcgi_worker *worker = context->worker;
 	struct answering answering = context->answering;
+	struct log_subject about = context->handling.about;
 	char head[256];
 	size_t head_length = format_response_head(response, head, sizeof head);
 
@@ -236,7 +240,7 @@ static void write_answer(struct worker_request *context, const struct http_respo
 	fcgi_answer(context->request, head, head_length, response->is_head ? NULL : response->body,
 		    response->is_head ? 0 : response->body_length);
 	handlers_release_growth(worker->app);
-	count_request(worker, &answering, response->status);
+	count_request(worker, &answering, &about, response->status);
 	/* More workers than the database takes connections: the ones without
 	 * one answer 503 and step back, so the others take the requests. */
 	if (response->status == 503 && worker->loop != NULL)
@@ -311,14 +315,15 @@ static void serve_fcgi_request(void *worker_context, struct fcgi_request *reques
 	};
 	label_request(&http, context->label, sizeof context->label);
 	memcpy(worker->activity->request, context->label, sizeof context->label);
+	fcgi_set_label(request, context->label);
+	context->handling.about = fcgi_subject(request);
 	struct route route = router_route(&http);
 	if (fcgi_is_too_large(request))
 		route = (struct route){.endpoint = ENDPOINT_NONE, .status = 413, .query = ""};
 	context->answering.route = counted_route(route.endpoint);
 	if (worker->store_is_async)
 		context->answering.pending_since_us = monotonic_us();
-	if (handlers_handle(worker->app, &route, &response, worker->store_is_async ? &context->handling : NULL) ==
-	    HANDLERS_PENDING)
+	if (handlers_handle(worker->app, &route, &response, &context->handling) == HANDLERS_PENDING)
 		return;
 	context->answering.pending_since_us = 0;
 	write_answer(context, &response);

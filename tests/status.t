@@ -155,7 +155,7 @@ for _ in $(seq 50); do
 done
 like "$(fcgi_get "$SOCKET" /orders)" '^Status: 200 OK' "GET /orders waits for the locked table, then 200"
 wait "$locker"
-check "the slow request is logged" wait_for_log "$LOG" 'slow request: GET /orders status 200 took'
+check "the slow request is logged, naming its peer and GET /orders" wait_for_log "$LOG" 'slow request: status 200 took .*; peer [^,]+, request GET /orders$'
 line=$(grep 'slow request:' "$LOG")
 like "$line" 'took [0-9]+ ms: [0-9]+ ms waiting for the database, [0-9]+ ms in the worker' \
 	"with its duration and where the time went"
