@@ -46,8 +46,10 @@ INSTALL ?= install
 # The PostgreSQL store is a plugin loaded only when DATABASE_URL asks for
 # it: libpq brings libcrypto, gnutls and Kerberos along, 3.5 MiB of PSS in
 # the supervisor alone on the default (SQLite) stack.
-PLUGIN_SOURCES := src/store_pgsql.c src/pgsql_conninfo.c src/pgsql_binary.c
+PLUGIN_SOURCES := src/store_pgsql.c src/pgsql_connection.c src/pgsql_queue.c src/pgsql_conninfo.c src/pgsql_binary.c
 LIBRARY_SOURCES := $(filter-out src/main.c $(PLUGIN_SOURCES),$(wildcard src/*.c))
+# Compiled into the plugin too: the executable exports only the log calls.
+PLUGIN_SHARED_SOURCES := src/timefmt.c
 LIBRARY_OBJECTS := $(LIBRARY_SOURCES:src/%.c=$(BUILD)/obj/%.o)
 HEADERS := $(wildcard src/*.h)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -88,9 +90,9 @@ $(BUILD)/installed/webapi-fcgi: $(BUILD)/obj/main-installed.o $(LIBRARY_OBJECTS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $(EXPORTED_TO_PLUGIN) $^ $(LDLIBS) -o $@
 
 # Two sources into one file: -MMD would keep the second one's headers only.
-$(BUILD)/webapi-store-pgsql.so: $(PLUGIN_SOURCES) $(HEADERS) $(BUILD)/flags | $(BUILD)/obj
+$(BUILD)/webapi-store-pgsql.so: $(PLUGIN_SOURCES) $(PLUGIN_SHARED_SOURCES) $(HEADERS) $(BUILD)/flags | $(BUILD)/obj
 	@pkg-config --exists libpq || { echo "make: pkg-config does not find libpq: apt-get install libpq-dev pkg-config" >&2; exit 1; }
-	$(CC) $(WARNINGS) $(DEPFLAGS) -MF $(BUILD)/obj/store_pgsql.d -MT $@ $(CPPFLAGS) $(PQ_CFLAGS) $(CFLAGS) -fPIC -shared $(PLUGIN_SOURCES) $(LDFLAGS) $(PQ_LIBS) -o $@
+	$(CC) $(WARNINGS) $(DEPFLAGS) -MF $(BUILD)/obj/store_pgsql.d -MT $@ $(CPPFLAGS) $(PQ_CFLAGS) $(CFLAGS) -fPIC -shared $(PLUGIN_SOURCES) $(PLUGIN_SHARED_SOURCES) $(LDFLAGS) $(PQ_LIBS) -o $@
 
 # How scripts/seed-db and scripts/bench show a PostgreSQL URL: the plugin's
 # own masking (src/pgsql_conninfo.c), not a sed of their own.
@@ -108,8 +110,8 @@ $(BUILD)/tests/test_pgsql_conninfo: tests/unit/test_pgsql_conninfo.c tests/unit/
 	$(CC) $(WARNINGS) $(DEPFLAGS) -MF $(BUILD)/obj/test_pgsql_conninfo.d -MT $@ $(CPPFLAGS) $(PQ_CFLAGS) $(CFLAGS) -Isrc $< src/pgsql_conninfo.c $(PQ_LIBS) -o $@
 
 # The plugin's binary decoding, likewise.
-$(BUILD)/tests/test_pgsql_binary: tests/unit/test_pgsql_binary.c tests/unit/tap.h src/pgsql_binary.c $(HEADERS) $(BUILD)/flags | $(BUILD)/tests
-	$(CC) $(WARNINGS) $(DEPFLAGS) -MF $(BUILD)/obj/test_pgsql_binary.d -MT $@ $(CPPFLAGS) $(CFLAGS) -Isrc $< src/pgsql_binary.c -o $@
+$(BUILD)/tests/test_pgsql_binary: tests/unit/test_pgsql_binary.c tests/unit/tap.h src/pgsql_binary.c src/timefmt.c $(HEADERS) $(BUILD)/flags | $(BUILD)/tests
+	$(CC) $(WARNINGS) $(DEPFLAGS) -MF $(BUILD)/obj/test_pgsql_binary.d -MT $@ $(CPPFLAGS) $(CFLAGS) -Isrc $< src/pgsql_binary.c src/timefmt.c -o $@
 
 $(BUILD) $(BUILD)/obj $(BUILD)/tests $(BUILD)/installed:
 	mkdir -p $@

@@ -4,11 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int starts_with(const char *text, const char *prefix)
-{
-	return strncmp(text, prefix, strlen(prefix)) == 0;
-}
-
 static int copy_checked(char *out, size_t out_size, const char *text, char *error, size_t error_size)
 {
 	if (strlen(text) >= out_size) {
@@ -45,7 +40,7 @@ int db_config_parse(const char *url, const char *default_sqlite_path, struct db_
 		snprintf(config->masked, sizeof config->masked, "sqlite://%s", config->target);
 		return 0;
 	}
-	if (starts_with(url, "sqlite://")) {
+	if (dsn_starts_with(url, "sqlite://")) {
 		/* sqlite:///abs/path keeps its leading slash; sqlite://rel/path is
 		 * relative to the working directory, as in SQLAlchemy-style URLs. */
 		const char *path = url + strlen("sqlite://");
@@ -59,7 +54,7 @@ int db_config_parse(const char *url, const char *default_sqlite_path, struct db_
 		snprintf(config->masked, sizeof config->masked, "%s", url);
 		return 0;
 	}
-	if (starts_with(url, "postgresql://") || starts_with(url, "postgres://") || strchr(url, '=') != NULL) {
+	if (dsn_starts_with(url, "postgresql://") || dsn_starts_with(url, "postgres://") || strchr(url, '=') != NULL) {
 		config->kind = DB_POSTGRES;
 		if (copy_checked(config->target, sizeof config->target, url, error, error_size) != 0)
 			return -1;

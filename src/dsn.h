@@ -3,6 +3,7 @@
 #define WEBAPI_DSN_H
 
 #include <stddef.h>
+#include <string.h>
 
 enum db_kind { DB_SQLITE, DB_POSTGRES };
 
@@ -13,6 +14,13 @@ enum db_kind { DB_SQLITE, DB_POSTGRES };
  * request, self-contained. Unset (auto): named, until the server lacks
  * one or has one already; then that connection goes on unnamed. */
 enum db_statements { DB_STATEMENTS_AUTO, DB_STATEMENTS_NAMED, DB_STATEMENTS_UNNAMED };
+
+/* Whether text begins with prefix: how a DATABASE_URL's scheme is told,
+ * here and by the plugin's pgsql_conninfo.c. */
+static inline int dsn_starts_with(const char *text, const char *prefix)
+{
+	return strncmp(text, prefix, strlen(prefix)) == 0;
+}
 
 struct db_config {
 	enum db_kind kind;

@@ -1,6 +1,7 @@
 /* handlers.c: what each endpoint answers, built with json-c; shared by the FastCGI and CGI modes. */
 #include "handlers.h"
 
+#include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,13 +18,16 @@
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define KEY_FLAGS (JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT)
 
-/* One order of the page: a json-c object whose serializer (serialize_order)
- * writes the whole object from these fields. The tree is built once per
- * worker and its fields are overwritten from each query's rows. The two
- * strings stay json-c strings, so that json-c escapes them; the integers
- * are plain fields, where they were json-c ints under a json-c object whose
- * serializer escaped each constant key and appended each piece on its own
- * (a large share of an /orders request, as callgrind showed). */
+/* One order of the page. The page's json-c array has a serializer hook
+ * (serialize_page) that writes every order of the query from these fields
+ * straight into json-c's buffer. The tree is built once per worker and its
+ * fields are overwritten from each query's rows. The two strings stay
+ * json-c strings, so that json-c quotes and escapes them; the integers are
+ * plain fields. Until the page's hook, each order was a json-c object of
+ * its own whose hook gathered its text and appended it, and before that
+ * json-c ints under a json-c object whose serializer escaped each
+ * constant key: serializing was the largest share of an /orders request
+ * (callgrind; docs/performance.md). */
 struct order_fields {
 	int64_t id;
 	int64_t customer_id;
@@ -32,14 +36,9 @@ struct order_fields {
 	json_object *created_at;
 };
 
-struct order_slot {
-	json_object *order; /* owns fields (delete_order_fields) */
-	struct order_fields *fields;
-};
-
 struct orders_page_tree {
-	json_object *array; /* holds a reference to the first rows_used orders */
-	struct order_slot *slots;
+	json_object *array; /* empty: its serializer writes the first rows_used orders */
+	struct order_fields *orders;
 	size_t slots_made;
 	size_t rows_used;
 };
@@ -89,89 +88,98 @@ static char *digits_before(char *end, int64_t number)
 	return end;
 }
 
+/* The most characters an int64_t takes, its sign included. */
+#define INTEGER_ROOM 20
+
+/* Writes number at at, and garbage after it up to INTEGER_ROOM bytes
+ * (what follows is written over it); returns the end of the number. The
+ * copy has a fixed size: two moves, where a call of memcpy for the digits'
+ * length, or a loop counting them first, made each integer cost several
+ * times more (callgrind). */
+static char *put_integer(char *at, int64_t number)
+{
+	char digits[2 * INTEGER_ROOM] = {0};
+	char *start = digits_before(digits + INTEGER_ROOM, number);
+
+	memcpy(at, start, INTEGER_ROOM);
+	return at + (digits + INTEGER_ROOM - start);
+}
+
 static char *put_text(char *at, const char *text, size_t length)
 {
 	memcpy(at, text, length);
 	return at + length;
 }
 
-static char *put_integer(char *at, int64_t number)
-{
-	char digits[24];
-	char *start = digits_before(digits + sizeof digits, number);
-
-	return put_text(at, start, (size_t)(digits + sizeof digits - start));
-}
-
 #define PUT_LITERAL(at, literal) put_text(at, literal, sizeof(literal) - 1)
 
-/* An order's text is gathered here and appended to json-c's buffer at
- * once: each printbuf_memappend has a fixed cost, and an order made eleven
- * of them. A string longer than the room left
- * goes straight to json-c's buffer after what is gathered. */
-struct order_text {
-	char bytes[256];
-	char *at;
-};
-
-static int add_text(struct printbuf *out, struct order_text *text, const char *piece, size_t length)
+/* Makes room for room more bytes (and json-c's closing NUL) at the end of
+ * json-c's buffer, which is then written in place (printbuf.h's own
+ * printbuf_memappend_fast does the same): each printbuf_memappend has a
+ * fixed cost of its own, and an order made three (callgrind).
+ * printbuf_memset is json-c's one exported call that grows a buffer. */
+static int reserve(struct printbuf *out, size_t room)
 {
-	if ((size_t)(text->bytes + sizeof text->bytes - text->at) < length) {
-		if (printbuf_memappend(out, text->bytes, (int)(text->at - text->bytes)) < 0)
-			return -1;
-		text->at = text->bytes;
-		if (length > sizeof text->bytes)
-			return printbuf_memappend(out, piece, (int)length) < 0 ? -1 : 0;
-	}
-	text->at = put_text(text->at, piece, length);
+	int at = out->bpos;
+
+	if (room >= (size_t)(INT_MAX - at))
+		return -1;
+	if ((size_t)(out->size - at) > room)
+		return 0;
+	if (printbuf_memset(out, at, 0, (int)room + 1) < 0)
+		return -1;
+	out->bpos = at;
 	return 0;
 }
 
-/* A json-c string as json-c writes it: quoted and escaped by json-c's own
- * string serializer (into the string object's buffer), then gathered. */
-static int add_json_string(struct printbuf *out, struct order_text *text, json_object *string, int flags)
-{
-	size_t length;
-	const char *json = json_object_to_json_string_length(string, flags, &length);
+/* The most an order takes besides its two strings: the keys (63 bytes
+ * with the comma and json-c's NUL) and three integers. */
+#define ORDER_ROOM (64 + 3 * INTEGER_ROOM)
 
-	if (json == NULL)
+/* One order, after a comma unless it is the first, as json-c would write
+ * it under JSON_FLAGS, the keys in the contract's order. Each string is
+ * quoted and escaped by json-c's own string serializer (into the string
+ * object's buffer), then copied. */
+static int put_order(struct printbuf *out, const struct order_fields *fields, int is_first, int flags)
+{
+	size_t status_length, created_at_length;
+	const char *status = json_object_to_json_string_length(fields->status, flags, &status_length);
+	const char *created_at = json_object_to_json_string_length(fields->created_at, flags, &created_at_length);
+
+	if (status == NULL || created_at == NULL || reserve(out, ORDER_ROOM + status_length + created_at_length) != 0)
 		return -1;
-	return add_text(out, text, json, length);
-}
-
-#define ADD_LITERAL(out, text, literal) add_text(out, text, literal, sizeof(literal) - 1)
-
-/* json-c's serializer hook for one order: the keys in the contract's
- * order, as json-c would write them under JSON_FLAGS. */
-static int serialize_order(struct json_object *order, struct printbuf *out, int level, int flags)
-{
-	const struct order_fields *fields = json_object_get_userdata(order);
-	struct order_text text;
-	char *at = text.bytes; /* the head fits: 3 integers of at most 20 characters */
-
-	(void)level;
+	char *at = out->buf + out->bpos;
+	if (!is_first)
+		*at++ = ',';
 	at = PUT_LITERAL(at, "{\"id\":");
 	at = put_integer(at, fields->id);
 	at = PUT_LITERAL(at, ",\"customer_id\":");
 	at = put_integer(at, fields->customer_id);
 	at = PUT_LITERAL(at, ",\"total_cents\":");
 	at = put_integer(at, fields->total_cents);
-	text.at = PUT_LITERAL(at, ",\"status\":");
-	if (add_json_string(out, &text, fields->status, flags) != 0 ||
-	    ADD_LITERAL(out, &text, ",\"created_at\":") != 0 ||
-	    add_json_string(out, &text, fields->created_at, flags) != 0 || ADD_LITERAL(out, &text, "}") != 0)
-		return -1;
-	return printbuf_memappend(out, text.bytes, (int)(text.at - text.bytes));
+	at = PUT_LITERAL(at, ",\"status\":");
+	at = put_text(at, status, status_length);
+	at = PUT_LITERAL(at, ",\"created_at\":");
+	at = put_text(at, created_at, created_at_length);
+	*at++ = '}';
+	*at = '\0';
+	out->bpos = (int)(at - out->buf);
+	return 0;
 }
 
-static void delete_order_fields(struct json_object *order, void *userdata)
+/* json-c's serializer hook for the page's array: the query's orders, as
+ * json-c writes an array under JSON_FLAGS. */
+static int serialize_page(struct json_object *array, struct printbuf *out, int level, int flags)
 {
-	struct order_fields *fields = userdata;
+	const struct orders_page_tree *tree = json_object_get_userdata(array);
 
-	(void)order;
-	json_object_put(fields->status);
-	json_object_put(fields->created_at);
-	free(fields);
+	(void)level;
+	if (printbuf_memappend(out, "[", 1) < 0)
+		return -1;
+	for (size_t i = 0; i < tree->rows_used; i++)
+		if (put_order(out, &tree->orders[i], i == 0, flags) != 0)
+			return -1;
+	return printbuf_memappend(out, "]", 1) < 0 ? -1 : 0;
 }
 
 static char *serialize_and_free(json_object *value, size_t *length)
@@ -206,44 +214,24 @@ static void set_message_body(struct handlers *app, struct http_response *respons
 	response->body_length = app->message_length;
 }
 
-/* One order object with its fields, NULL when out of memory. */
-static json_object *new_order(struct order_fields **made)
-{
-	json_object *order = json_object_new_object();
-	struct order_fields *fields = calloc(1, sizeof *fields);
-
-	if (order == NULL || fields == NULL)
-		goto fail;
-	fields->status = json_object_new_string("");
-	fields->created_at = json_object_new_string("");
-	if (fields->status == NULL || fields->created_at == NULL)
-		goto fail;
-	json_object_set_serializer(order, serialize_order, fields, delete_order_fields);
-	*made = fields;
-	return order;
-fail:
-	if (fields != NULL) {
-		json_object_put(fields->status);
-		json_object_put(fields->created_at);
-	}
-	free(fields);
-	json_object_put(order);
-	return NULL;
-}
-
 static int make_more_slots(struct orders_page_tree *tree)
 {
 	size_t wanted = tree->slots_made ? tree->slots_made * 2 : 128;
-	struct order_slot *slots = realloc(tree->slots, wanted * sizeof *slots);
+	struct order_fields *orders = realloc(tree->orders, wanted * sizeof *orders);
 
-	if (slots == NULL)
+	if (orders == NULL)
 		return -1;
-	tree->slots = slots;
+	tree->orders = orders;
 	for (; tree->slots_made < wanted; tree->slots_made++) {
-		struct order_slot *slot = &slots[tree->slots_made];
-		slot->order = new_order(&slot->fields);
-		if (slot->order == NULL)
+		struct order_fields *fields = &orders[tree->slots_made];
+		*fields = (struct order_fields){0};
+		fields->status = json_object_new_string("");
+		fields->created_at = json_object_new_string("");
+		if (fields->status == NULL || fields->created_at == NULL) {
+			json_object_put(fields->status);
+			json_object_put(fields->created_at);
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -269,9 +257,11 @@ static int is_utf8(const unsigned char *text, size_t length)
 static void free_orders_tree(struct orders_page_tree *tree)
 {
 	json_object_put(tree->array);
-	for (size_t i = 0; i < tree->slots_made; i++)
-		json_object_put(tree->slots[i].order);
-	free(tree->slots);
+	for (size_t i = 0; i < tree->slots_made; i++) {
+		json_object_put(tree->orders[i].status);
+		json_object_put(tree->orders[i].created_at);
+	}
+	free(tree->orders);
 	memset(tree, 0, sizeof *tree);
 }
 
@@ -292,7 +282,7 @@ static int fill_order_slot(struct orders_page_tree *tree, const struct order_row
 		log_limited_about(about, "out of memory building the orders page");
 		return -1;
 	}
-	struct order_fields *fields = tree->slots[tree->rows_used++].fields;
+	struct order_fields *fields = &tree->orders[tree->rows_used++];
 	fields->id = row->id;
 	fields->customer_id = row->customer_id;
 	fields->total_cents = row->total_cents;
@@ -302,20 +292,13 @@ static int fill_order_slot(struct orders_page_tree *tree, const struct order_row
 	return 0;
 }
 
-/* Makes the array hold exactly the rows of this query: drops the orders
- * past them, adds the slots' orders up to them. */
-static int resize_array_to_rows_used(struct orders_page_tree *tree)
+/* The page's array, its serializer hook set (the array itself stays
+ * empty); NULL when handlers_release_growth could not rebuild it. */
+static json_object *page_array(struct orders_page_tree *tree)
 {
-	if (tree->array == NULL)
-		return -1; /* handlers_release_growth could not rebuild it */
-	size_t shown = json_object_array_length(tree->array);
-
-	if (shown > tree->rows_used)
-		return json_object_array_del_idx(tree->array, tree->rows_used, shown - tree->rows_used);
-	for (; shown < tree->rows_used; shown++)
-		if (json_object_array_add(tree->array, json_object_get(tree->slots[shown].order)) != 0)
-			return -1;
-	return 0;
+	if (tree->array != NULL)
+		json_object_set_serializer(tree->array, serialize_page, tree, NULL);
+	return tree->array;
 }
 
 /* The answer to /orders once the store has delivered the rows (or not). */
@@ -333,11 +316,12 @@ static void orders_response(struct handlers *app, enum store_status status, stru
 		set_message_body(app, response, 500, "error", "database query failed");
 		return;
 	}
-	if (resize_array_to_rows_used(&app->orders) != 0) {
+	json_object *array = page_array(&app->orders);
+	if (array == NULL) {
 		set_message_body(app, response, 500, "error", "out of memory");
 		return;
 	}
-	const char *text = json_object_to_json_string_length(app->orders.array, JSON_FLAGS, &response->body_length);
+	const char *text = json_object_to_json_string_length(array, JSON_FLAGS, &response->body_length);
 	if (text == NULL) {
 		set_message_body(app, response, 500, "error", "out of memory");
 		return;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "text.h"
 #include "utf8.h"
 
 #define LINE_SIZE 1024
@@ -32,9 +33,8 @@ static struct repeat_kind {
  * whatever bytes a request sent (journalctl shows a line that is not as
  * "[N blob data]", and a strict reader refuses it). A character is copied
  * whole or not at all. */
-static size_t escape_controls(const char *text, char *out, size_t out_size)
+static void escape_controls(struct text *line, const char *text)
 {
-	size_t used = 0;
 	size_t left = strlen(text);
 
 	while (left > 0) {
@@ -55,27 +55,24 @@ static size_t escape_controls(const char *text, char *out, size_t out_size)
 			length = strlen(spelled);
 			taken = 1;
 		}
-		if (used + length >= out_size)
+		if (text_append_whole(line, piece, length) != 0)
 			break;
-		memcpy(out + used, piece, length);
-		used += length;
 		text += taken;
 		left -= taken;
 	}
-	out[used] = '\0';
-	return used;
 }
 
 static void write_line(const char *message)
 {
-	char line[LINE_SIZE];
+	char buffer[LINE_SIZE];
 	int saved_errno = errno;
-	int prefix = snprintf(line, sizeof line, "webapi-fcgi[%ld]: ", (long)getpid());
-	size_t length = (size_t)prefix + escape_controls(message, line + prefix, sizeof line - (size_t)prefix - 1);
+	struct text line = text_in(buffer, sizeof buffer - 1); /* and room for the '\n' */
 
-	line[length++] = '\n';
+	text_printf(&line, "webapi-fcgi[%ld]: ", (long)getpid());
+	escape_controls(&line, message);
+	buffer[line.length] = '\n';
 	/* A failed log write has nowhere else to go; the caller's errno stays. */
-	ssize_t written = write(STDERR_FILENO, line, length);
+	ssize_t written = write(STDERR_FILENO, buffer, line.length + 1);
 	(void)written;
 	errno = saved_errno;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "list.h"
 #include "listener.h"
 #include "log.h"
 
@@ -48,7 +49,6 @@ struct loop_connection {
 	int fresh_input;	 /* input the protocol has not been shown */
 	int answered;		 /* has answered a request: a kept connection */
 	int counted_as_kept;	 /* in loop->kept_connections */
-	int posted;		 /* in the job list */
 	long long since_ms;	 /* when the phase began */
 	long long send_since_ms; /* the output's last progress */
 	/* Who it came from, for the log (loop_subject). */
@@ -60,30 +60,41 @@ struct loop_connection {
 	/* Output the socket has not taken yet, from output_start. */
 	unsigned char *output;
 	size_t output_start, output_length, output_capacity;
-	struct loop_connection *previous, *next;	   /* in its phase's list, oldest first */
-	struct loop_connection *send_previous, *send_next; /* in the list of stalled output */
-	struct loop_connection *job_next;		   /* in the jobs */
-	struct loop_connection *close_next;		   /* in the closes, or the free list */
-	alignas(max_align_t) unsigned char state[];	   /* the protocol's */
+	struct list_link phase_link; /* in its phase's list, oldest first */
+	/* In the list of stalled output: links of its own, as a busy
+	 * connection may still be writing its last answer. */
+	struct list_link send_link;
+	struct list_link job_link; /* in the jobs */
+	/* The closes and the free list are stacks, pushed and popped and
+	 * never left from the middle: one pointer suffices. */
+	struct loop_connection *close_next;	    /* in the closes, or the free list */
+	alignas(max_align_t) unsigned char state[]; /* the protocol's */
 };
 
-/* Connections of one phase, oldest first: since all of them have the same
- * timeout, the head is always the next to expire. */
-struct connection_list {
-	struct loop_connection *head, *tail;
-};
+/* Connections of one phase are listed oldest first: since all of them
+ * have the same timeout, the head is always the next to expire. */
+static struct loop_connection *phase_entry(struct list_link *link)
+{
+	return link != NULL ? list_entry(link, struct loop_connection, phase_link) : NULL;
+}
+
+static struct loop_connection *send_entry(struct list_link *link)
+{
+	return link != NULL ? list_entry(link, struct loop_connection, send_link) : NULL;
+}
 
 struct loop {
 	struct loop_settings settings;
 	struct loop_protocol protocol;
 	int epoll_fd;
 	int open_connections;
-	int kept_connections; /* answered ones waiting for their next request */
-	struct connection_list idle, receiving, busy, sending;
+	int kept_connections;		   /* answered ones waiting for their next request */
+	struct list idle, receiving, busy; /* by phase (phase_link) */
+	struct list sending;		   /* stalled output, oldest progress first (send_link) */
 	/* Connections to look at again from the top of the loop (an answer
 	 * the database completed), to close at the end of the turn, and
 	 * free ones for the next accept. */
-	struct loop_connection *jobs_head, *jobs_tail;
+	struct list jobs; /* job_link */
 	struct loop_connection *closes;
 	struct loop_connection *free_connections;
 	struct loop_source source; /* the database's socket, when there is one */
@@ -102,7 +113,7 @@ struct loop {
 	unsigned char window[INPUT_WINDOW];
 };
 
-static struct connection_list *list_of(struct loop *loop, enum loop_phase phase)
+static struct list *list_of(struct loop *loop, enum loop_phase phase)
 {
 	switch (phase) {
 	case LOOP_RECEIVING:
@@ -115,64 +126,21 @@ static struct connection_list *list_of(struct loop *loop, enum loop_phase phase)
 	return &loop->idle;
 }
 
-static void list_remove(struct connection_list *list, struct loop_connection *connection)
-{
-	if (connection->previous != NULL)
-		connection->previous->next = connection->next;
-	else
-		list->head = connection->next;
-	if (connection->next != NULL)
-		connection->next->previous = connection->previous;
-	else
-		list->tail = connection->previous;
-	connection->previous = connection->next = NULL;
-}
-
-static void list_append(struct connection_list *list, struct loop_connection *connection)
-{
-	connection->previous = list->tail;
-	connection->next = NULL;
-	if (list->tail != NULL)
-		list->tail->next = connection;
-	else
-		list->head = connection;
-	list->tail = connection;
-}
-
-/* The list of stalled output has links of its own: a busy connection may
- * still be writing its last answer. */
-static void sending_remove(struct loop *loop, struct loop_connection *connection)
-{
-	if (connection->send_previous != NULL)
-		connection->send_previous->send_next = connection->send_next;
-	else if (loop->sending.head == connection)
-		loop->sending.head = connection->send_next;
-	else
-		return; /* not in it */
-	if (connection->send_next != NULL)
-		connection->send_next->send_previous = connection->send_previous;
-	else
-		loop->sending.tail = connection->send_previous;
-	connection->send_previous = connection->send_next = NULL;
-}
-
 static void sending_append(struct loop *loop, struct loop_connection *connection, long long now)
 {
-	sending_remove(loop, connection);
+	list_remove(&loop->sending, &connection->send_link);
 	connection->send_since_ms = now;
-	connection->send_previous = loop->sending.tail;
-	if (loop->sending.tail != NULL)
-		loop->sending.tail->send_next = connection;
-	else
-		loop->sending.head = connection;
-	loop->sending.tail = connection;
+	list_append(&loop->sending, &connection->send_link);
 }
 
 static void publish_gauges(struct loop *loop)
 {
-	*loop->settings.gauges.held = loop->open_connections;
-	*loop->settings.gauges.kept = loop->kept_connections;
-	*loop->settings.busy_since_ms = loop->busy.head != NULL ? loop->busy.head->since_ms : 0;
+	struct loop_connection *oldest_busy = phase_entry(loop->busy.head);
+
+	atomic_store_explicit(loop->settings.gauges.held, loop->open_connections, memory_order_relaxed);
+	atomic_store_explicit(loop->settings.gauges.kept, loop->kept_connections, memory_order_relaxed);
+	atomic_store_explicit(loop->settings.busy_since_ms, oldest_busy != NULL ? oldest_busy->since_ms : 0,
+			      memory_order_release);
 }
 
 static void set_phase(struct loop *loop, struct loop_connection *connection, enum loop_phase phase)
@@ -181,8 +149,8 @@ static void set_phase(struct loop *loop, struct loop_connection *connection, enu
 
 	if (connection->phase == phase)
 		return;
-	list_remove(list_of(loop, connection->phase), connection);
-	list_append(list_of(loop, phase), connection);
+	list_remove(list_of(loop, connection->phase), &connection->phase_link);
+	list_append(list_of(loop, phase), &connection->phase_link);
 	loop->kept_connections += kept - connection->counted_as_kept;
 	connection->counted_as_kept = kept;
 	connection->phase = phase;
@@ -222,11 +190,11 @@ static void schedule_close(struct loop *loop, struct loop_connection *connection
 	if (connection->closing)
 		return;
 	connection->closing = 1;
-	sending_remove(loop, connection);
+	list_remove(&loop->sending, &connection->send_link);
 	/* A busy one stays in its list: its request is still being answered
 	 * (the database has it), for the watchdog as for the protocol. */
 	if (connection->phase != LOOP_BUSY)
-		list_remove(list_of(loop, connection->phase), connection);
+		list_remove(list_of(loop, connection->phase), &connection->phase_link);
 	loop->kept_connections -= connection->counted_as_kept;
 	connection->counted_as_kept = 0;
 	loop->open_connections--;
@@ -271,15 +239,8 @@ static void run_closes(struct loop *loop)
 
 static void post(struct loop *loop, struct loop_connection *connection)
 {
-	if (connection->posted)
-		return;
-	connection->posted = 1;
-	connection->job_next = NULL;
-	if (loop->jobs_tail != NULL)
-		loop->jobs_tail->job_next = connection;
-	else
-		loop->jobs_head = connection;
-	loop->jobs_tail = connection;
+	if (!list_contains(&loop->jobs, &connection->job_link))
+		list_append(&loop->jobs, &connection->job_link);
 }
 
 static void describe_connection(void *subject, char *out, size_t out_size)
@@ -391,7 +352,7 @@ static void flush(struct loop *loop, struct loop_connection *connection)
 	free(connection->output);
 	connection->output = NULL;
 	connection->output_start = connection->output_capacity = 0;
-	sending_remove(loop, connection);
+	list_remove(&loop->sending, &connection->send_link);
 	if (connection->close_after_send)
 		end_output(loop, connection);
 	else if (connection->input_length > 0)
@@ -586,7 +547,7 @@ void loop_request_done(struct loop_connection *connection, int keep)
 	if (connection->closing) {
 		/* Closed while its answer was made: freed with this turn's closes. */
 		if (connection->phase == LOOP_BUSY) {
-			list_remove(&loop->busy, connection);
+			list_remove(&loop->busy, &connection->phase_link);
 			connection->phase = LOOP_IDLE;
 			publish_gauges(loop);
 			if (connection->fd < 0) {
@@ -615,13 +576,10 @@ void loop_request_done(struct loop_connection *connection, int keep)
 
 static void run_jobs(struct loop *loop)
 {
-	while (loop->jobs_head != NULL) {
-		struct loop_connection *connection = loop->jobs_head;
-		loop->jobs_head = connection->job_next;
-		if (loop->jobs_head == NULL)
-			loop->jobs_tail = NULL;
-		connection->job_next = NULL;
-		connection->posted = 0;
+	struct list_link *link;
+
+	while ((link = list_take_first(&loop->jobs)) != NULL) {
+		struct loop_connection *connection = list_entry(link, struct loop_connection, job_link);
 		use_input(loop, connection);
 		settle(loop, connection);
 	}
@@ -650,9 +608,11 @@ static struct loop_connection *new_connection(struct loop *loop, int fd)
  * another idles (a crowd of silent peers costs each its own place). */
 static struct loop_connection *room_maker(const struct loop *loop)
 {
-	for (struct loop_connection *connection = loop->idle.head; connection != NULL; connection = connection->next)
+	for (struct list_link *link = loop->idle.head; link != NULL; link = link->next) {
+		struct loop_connection *connection = phase_entry(link);
 		if (!connection->closing && !connection->close_after_send)
 			return connection;
+	}
 	return NULL;
 }
 
@@ -687,8 +647,11 @@ static void accept_connections(struct loop *loop)
 		}
 		connection->peer = peer;
 		loop->open_connections++;
-		(*loop->settings.gauges.accepted)++;
-		list_append(&loop->idle, connection);
+		/* One writer: a relaxed load and store, no locked add (status.h). */
+		atomic_store_explicit(loop->settings.gauges.accepted,
+				      atomic_load_explicit(loop->settings.gauges.accepted, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+		list_append(&loop->idle, &connection->phase_link);
 		connection->since_ms = monotonic_ms();
 		publish_gauges(loop);
 		if (loop->open_connections > loop->settings.max_connections)
@@ -703,36 +666,45 @@ static void accept_connections(struct loop *loop)
 static void close_expired(struct loop *loop, long long now)
 {
 	long long request_timeout = loop->settings.request_timeout_ms;
+	struct loop_connection *oldest;
 
-	while (loop->receiving.head != NULL && now - loop->receiving.head->since_ms >= request_timeout) {
-		struct log_subject about = loop_subject(loop->receiving.head);
+	while ((oldest = phase_entry(loop->receiving.head)) != NULL && now - oldest->since_ms >= request_timeout) {
+		struct log_subject about = loop_subject(oldest);
 		log_limited_about(
 		    &about, "closed a connection whose request did not arrive whole within --request-timeout %lld s",
 		    request_timeout / 1000);
-		schedule_close(loop, loop->receiving.head);
+		schedule_close(loop, oldest);
 	}
-	while (loop->sending.head != NULL && now - loop->sending.head->send_since_ms >= request_timeout) {
-		struct log_subject about = loop_subject(loop->sending.head);
+	while ((oldest = send_entry(loop->sending.head)) != NULL && now - oldest->send_since_ms >= request_timeout) {
+		struct log_subject about = loop_subject(oldest);
 		log_limited_about(&about,
 				  "reset a connection that took none of its answer for --request-timeout %lld s",
 				  request_timeout / 1000);
-		loop->sending.head->reset = 1;
-		schedule_close(loop, loop->sending.head);
+		oldest->reset = 1;
+		schedule_close(loop, oldest);
 	}
-	while (loop->idle.head != NULL && now - loop->idle.head->since_ms >= idle_timeout_ms(loop))
-		schedule_close(loop, loop->idle.head);
+	while ((oldest = phase_entry(loop->idle.head)) != NULL && now - oldest->since_ms >= idle_timeout_ms(loop))
+		schedule_close(loop, oldest);
+}
+
+/* The earlier of wake and the deadline of the list's oldest: since_ms
+ * plus timeout for a phase's list, send_since_ms for the stalled output. */
+static long long earlier(long long wake, long long since_ms, long long timeout_ms)
+{
+	return since_ms + timeout_ms < wake ? since_ms + timeout_ms : wake;
 }
 
 static int next_wake_ms(const struct loop *loop, long long now)
 {
 	long long wake = now + HEARTBEAT_MS;
+	const struct loop_connection *oldest;
 
-	if (loop->receiving.head != NULL && loop->receiving.head->since_ms + loop->settings.request_timeout_ms < wake)
-		wake = loop->receiving.head->since_ms + loop->settings.request_timeout_ms;
-	if (loop->sending.head != NULL && loop->sending.head->send_since_ms + loop->settings.request_timeout_ms < wake)
-		wake = loop->sending.head->send_since_ms + loop->settings.request_timeout_ms;
-	if (loop->idle.head != NULL && loop->idle.head->since_ms + idle_timeout_ms(loop) < wake)
-		wake = loop->idle.head->since_ms + idle_timeout_ms(loop);
+	if ((oldest = phase_entry(loop->receiving.head)) != NULL)
+		wake = earlier(wake, oldest->since_ms, loop->settings.request_timeout_ms);
+	if ((oldest = send_entry(loop->sending.head)) != NULL)
+		wake = earlier(wake, oldest->send_since_ms, loop->settings.request_timeout_ms);
+	if ((oldest = phase_entry(loop->idle.head)) != NULL)
+		wake = earlier(wake, oldest->since_ms, idle_timeout_ms(loop));
 	if (loop->accept_paused_until != 0 && loop->accept_paused_until < wake)
 		wake = loop->accept_paused_until;
 	if (loop->at_cap && now + ACCEPT_PAUSE_MS < wake)
@@ -750,13 +722,14 @@ static void begin_stopping(struct loop *loop)
 	stop_listening(loop);
 	loop->stopping = 1;
 	loop->stopping_since_ms = monotonic_ms();
-	loop->lingering = loop->settings.linger != NULL && *loop->settings.linger;
+	loop->lingering =
+	    loop->settings.linger != NULL && atomic_load_explicit(loop->settings.linger, memory_order_acquire);
 	if (loop->lingering)
 		return;
-	for (struct loop_connection *connection = loop->idle.head, *next; connection != NULL; connection = next) {
-		next = connection->next;
-		if (connection->answered)
-			schedule_close(loop, connection);
+	for (struct list_link *link = loop->idle.head, *next; link != NULL; link = next) {
+		next = link->next;
+		if (phase_entry(link)->answered)
+			schedule_close(loop, phase_entry(link));
 	}
 }
 
@@ -818,7 +791,7 @@ static int is_done(const struct loop *loop)
 {
 	if (getppid() != loop->settings.supervisor)
 		return 1;
-	return loop->open_connections == 0 && loop->busy.head == NULL;
+	return loop->open_connections == 0 && list_is_empty(&loop->busy);
 }
 
 int loop_run(struct loop *loop)
@@ -828,7 +801,7 @@ int loop_run(struct loop *loop)
 	start_listening(loop);
 	for (;;) {
 		long long now = monotonic_ms();
-		*loop->settings.heartbeat_ms = now;
+		atomic_store_explicit(loop->settings.heartbeat_ms, now, memory_order_relaxed);
 		if (*loop->settings.stop && !loop->stopping)
 			begin_stopping(loop);
 		if (loop->accept_paused_until != 0 && now >= loop->accept_paused_until) {
@@ -916,11 +889,11 @@ fail:
 	return NULL;
 }
 
-static void close_list(struct loop *loop, struct connection_list *list)
+static void close_list(struct loop *loop, struct list *list)
 {
-	for (struct loop_connection *connection = list->head, *next; connection != NULL; connection = next) {
-		next = connection->next;
-		schedule_close(loop, connection);
+	for (struct list_link *link = list->head, *next; link != NULL; link = next) {
+		next = link->next;
+		schedule_close(loop, phase_entry(link));
 	}
 }
 
@@ -931,15 +904,13 @@ void loop_destroy(struct loop *loop)
 	close_list(loop, &loop->idle);
 	close_list(loop, &loop->receiving);
 	close_list(loop, &loop->busy);
-	loop->jobs_head = loop->jobs_tail = NULL;
+	loop->jobs = (struct list){NULL, NULL};
 	run_closes(loop);
 	/* A busy connection left is its protocol's to end; by now the store
 	 * has answered every request it held. */
-	for (struct loop_connection *connection = loop->busy.head, *next; connection != NULL; connection = next) {
-		next = connection->next;
-		list_remove(&loop->busy, connection);
-		free_connection(loop, connection);
-	}
+	struct list_link *link;
+	while ((link = list_take_first(&loop->busy)) != NULL)
+		free_connection(loop, phase_entry(link));
 	while (loop->free_connections != NULL) {
 		struct loop_connection *connection = loop->free_connections;
 		loop->free_connections = connection->close_next;

@@ -13,6 +13,7 @@
  */
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -21,11 +22,12 @@
 struct allowed_peers;
 
 /* What the loop publishes for the status page (in shared memory): one
- * writer, this worker's loop. All three are required. */
+ * writer, this worker's loop, so relaxed loads and stores (status.h). All
+ * three are required. */
 struct loop_gauges {
-	volatile unsigned long long *accepted; /* connections accepted, ever */
-	volatile int *held;		       /* connections open now */
-	volatile int *kept;		       /* of them, kept ones waiting for their next request */
+	_Atomic unsigned long long *accepted; /* connections accepted, ever */
+	_Atomic int *held;		      /* connections open now */
+	_Atomic int *kept;		      /* of them, kept ones waiting for their next request */
 };
 
 struct loop_settings {
@@ -41,12 +43,13 @@ struct loop_settings {
 	 * on (SIGHUP, an upgrade): kept connections stay open, as the web
 	 * server may be sending on them, until they idle past the idle time
 	 * or the web server closes them (loop.c, still_lingering). */
-	volatile int *linger;
+	_Atomic int *linger; /* read with acquire: the supervisor sets it before its signal */
 	/* Shared with the supervisor's watchdog: refreshed on every turn of
 	 * the loop; while requests are being answered, when the oldest one
-	 * was handed over (waiting for the database included). */
-	volatile long long *heartbeat_ms;
-	volatile long long *busy_since_ms;
+	 * was handed over (waiting for the database included). activity.h
+	 * says with which orderings. */
+	_Atomic long long *heartbeat_ms;
+	_Atomic long long *busy_since_ms;
 	struct loop_gauges gauges;
 };
 

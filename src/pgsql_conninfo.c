@@ -7,10 +7,7 @@
 
 #include <libpq-fe.h>
 
-static int starts_with(const char *text, const char *prefix)
-{
-	return strncmp(text, prefix, strlen(prefix)) == 0;
-}
+#include "dsn.h"
 
 /* Whether an entry of a URI's host list ("h", "h:5432", "[::1]:5432")
  * has a port that is not a number. */
@@ -41,9 +38,9 @@ static int has_misread_password(const char *target)
 {
 	const char *authority;
 
-	if (starts_with(target, "postgresql://"))
+	if (dsn_starts_with(target, "postgresql://"))
 		authority = target + strlen("postgresql://");
-	else if (starts_with(target, "postgres://"))
+	else if (dsn_starts_with(target, "postgres://"))
 		authority = target + strlen("postgres://");
 	else
 		return 0; /* a keyword string: libpq reads password=... as written */

@@ -3,29 +3,29 @@
 #include "status.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "activity.h"
 #include "clock.h"
+#include "proc.h"
+#include "text.h"
+#include "timefmt.h"
 #include "utf8.h"
-#include "worker.h"
 
-_Static_assert(STATUS_LABEL_SIZE >= 3 * sizeof((struct worker_activity *)0)->request + 1,
+_Static_assert(STATUS_LABEL_SIZE >= 3 * ACTIVITY_REQUEST_SIZE + 1,
 	       "a label of bytes that are each replaced fits whole");
 
 /* Upper bounds of the latency buckets, in microseconds: from a GET / on a
@@ -65,13 +65,31 @@ void status_count_request(struct status_counters *counters, enum status_route ro
 
 	while (bucket < STATUS_LATENCY_BUCKETS && duration_us > bucket_bounds_us[bucket])
 		bucket++;
-	counters->by_route_code[route][code_index(code)]++;
-	counters->latency[route][bucket]++;
-	counters->latency_sum_us[route] += (unsigned long long)duration_us;
-	counters->last_duration_us = duration_us;
-	counters->process_requests++;
-	/* Last: a reader that sees the total sees the rest of this request. */
-	counters->requests++;
+	status_add(&counters->by_route_code[route][code_index(code)], 1);
+	status_add(&counters->latency[route][bucket], 1);
+	status_add(&counters->latency_sum_us[route], (unsigned long long)duration_us);
+	atomic_store_explicit(&counters->last_duration_us, duration_us, memory_order_relaxed);
+	status_add(&counters->process_requests, 1);
+	/* Last, with release: a reader that sees the total sees the rest of
+	 * this request (add_slot reads it first, with acquire). */
+	atomic_store_explicit(&counters->requests, atomic_load_explicit(&counters->requests, memory_order_relaxed) + 1,
+			      memory_order_release);
+}
+
+void status_raise(_Atomic int *figure, int value)
+{
+	int seen = atomic_load_explicit(figure, memory_order_relaxed);
+
+	while (value > seen &&
+	       !atomic_compare_exchange_weak_explicit(figure, &seen, value, memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/* Whether the slot's worker is alive and answering a request now. */
+static int is_busy(const struct worker_activity *worker)
+{
+	return atomic_load_explicit(&worker->pid, memory_order_relaxed) > 0 &&
+	       atomic_load_explicit(&worker->busy_since_ms, memory_order_relaxed) != 0;
 }
 
 int status_active_workers(const struct status_board *board)
@@ -79,7 +97,7 @@ int status_active_workers(const struct status_board *board)
 	int active = 0;
 
 	for (int i = 0; i < board->capacity; i++)
-		active += board->workers[i].pid > 0 && board->workers[i].busy_since_ms != 0;
+		active += is_busy(&board->workers[i]);
 	return active;
 }
 
@@ -162,32 +180,39 @@ struct status_totals {
 	long long uptime_ms;
 };
 
+/* Relaxed: a statistic; requests is read first, with acquire (status.h). */
+static unsigned long long figure(const _Atomic unsigned long long *counter)
+{
+	return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
 static void add_slot(struct status_totals *totals, const struct worker_activity *worker)
 {
 	const struct status_counters *counters = &worker->counters;
 
-	totals->requests += counters->requests;
-	totals->slow_requests += counters->slow_requests;
-	totals->accepted += counters->connections_accepted;
-	totals->store_reconnects += counters->store_reconnects;
+	totals->requests += atomic_load_explicit(&counters->requests, memory_order_acquire);
+	totals->slow_requests += figure(&counters->slow_requests);
+	totals->accepted += figure(&counters->connections_accepted);
+	totals->store_reconnects += figure(&counters->store_reconnects);
 	for (int route = 0; route < STATUS_ROUTES; route++) {
 		for (int code = 0; code < STATUS_CODES; code++)
-			totals->by_route_code[route][code] += counters->by_route_code[route][code];
+			totals->by_route_code[route][code] += figure(&counters->by_route_code[route][code]);
 		for (int bucket = 0; bucket <= STATUS_LATENCY_BUCKETS; bucket++)
-			totals->latency[route][bucket] += counters->latency[route][bucket];
-		totals->latency_sum_us[route] += counters->latency_sum_us[route];
+			totals->latency[route][bucket] += figure(&counters->latency[route][bucket]);
+		totals->latency_sum_us[route] += figure(&counters->latency_sum_us[route]);
 	}
-	if (worker->pid <= 0)
+	if (atomic_load_explicit(&worker->pid, memory_order_relaxed) <= 0)
 		return;
-	long long down_since = counters->store_down_since_ms;
+	long long down_since = atomic_load_explicit(&counters->store_down_since_ms, memory_order_relaxed);
 	if (down_since != 0 && (totals->store_down_since_ms == 0 || down_since < totals->store_down_since_ms))
 		totals->store_down_since_ms = down_since;
-	totals->connections += counters->connections_held;
-	totals->kept += counters->kept_connections;
-	if (worker->retiring || !worker->ready)
+	totals->connections += atomic_load_explicit(&counters->connections_held, memory_order_relaxed);
+	totals->kept += atomic_load_explicit(&counters->kept_connections, memory_order_relaxed);
+	if (atomic_load_explicit(&worker->retiring, memory_order_relaxed) ||
+	    !atomic_load_explicit(&worker->ready, memory_order_acquire))
 		return;
 	totals->total++;
-	if (worker->busy_since_ms != 0)
+	if (atomic_load_explicit(&worker->busy_since_ms, memory_order_relaxed) != 0)
 		totals->active++;
 	else
 		totals->idle++;
@@ -198,27 +223,20 @@ static void sum_up(const struct status_board *board, struct status_totals *total
 	memset(totals, 0, sizeof *totals);
 	for (int i = 0; i < board->capacity; i++)
 		add_slot(totals, &board->workers[i]);
-	if (totals->active > board->shared->most_active)
-		board->shared->most_active = totals->active;
+	status_raise(&board->shared->most_active, totals->active);
 	totals->listen_queue = totals->listen_queue_max = totals->listen_queue_limit = -1;
 	if (status_listen_queue(board->listen_fd, &totals->listen_queue, &totals->listen_queue_limit) == 0) {
-		if (totals->listen_queue > board->shared->listen_queue_max)
-			board->shared->listen_queue_max = totals->listen_queue;
-		totals->listen_queue_max = board->shared->listen_queue_max;
+		status_raise(&board->shared->listen_queue_max, totals->listen_queue);
+		totals->listen_queue_max = atomic_load_explicit(&board->shared->listen_queue_max, memory_order_relaxed);
 	}
 	totals->uptime_ms = monotonic_ms() - board->shared->started_monotonic_ms;
 }
 
 static json_object *wall_time(long long wall_ms)
 {
-	char text[80]; /* ISO_TIMESTAMP_LENGTH, and room for what the compiler cannot rule out */
-	struct tm utc;
-	time_t seconds = (time_t)(wall_ms / 1000);
+	char text[ISO_TIMESTAMP_LENGTH + 1];
 
-	gmtime_r(&seconds, &utc);
-	snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
-		 utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, (int)(wall_ms % 1000));
-	return json_object_new_string(text);
+	return iso_timestamp_from_unix_ms(wall_ms, text) == 0 ? json_object_new_string(text) : NULL;
 }
 
 static json_object *count_or_null(int value)
@@ -226,30 +244,11 @@ static json_object *count_or_null(int value)
 	return value < 0 ? NULL : json_object_new_int(value);
 }
 
-/* A process's resident size from /proc/PID/statm, in bytes; -1 if gone. */
-static long long resident_bytes(pid_t pid)
-{
-	char path[64], statm[128];
-	long pages_total, pages_resident;
-
-	snprintf(path, sizeof path, "/proc/%ld/statm", (long)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t length = fd >= 0 ? read(fd, statm, sizeof statm - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (length <= 0)
-		return -1;
-	statm[length] = '\0';
-	if (sscanf(statm, "%ld %ld", &pages_total, &pages_resident) != 2)
-		return -1;
-	return (long long)pages_resident * sysconf(_SC_PAGESIZE);
-}
-
 void status_request_label(const struct worker_activity *worker, char *out, size_t out_size)
 {
-	char request[sizeof worker->request];
+	char request[ACTIVITY_REQUEST_SIZE];
 
-	memcpy(request, worker->request, sizeof request);
+	activity_get_request(worker, request);
 	size_t length = strnlen(request, sizeof request - 1);
 	/* A full field is one the worker cut, perhaps inside a character. */
 	if (length == sizeof request - 1)
@@ -272,27 +271,38 @@ static json_object *valid_string(const char *text)
 	return string;
 }
 
+static const char *worker_state(const struct worker_activity *worker, long long busy_since)
+{
+	if (atomic_load_explicit(&worker->retiring, memory_order_relaxed))
+		return "finishing";
+	if (!atomic_load_explicit(&worker->ready, memory_order_acquire))
+		return "starting";
+	return busy_since != 0 ? "active" : "idle";
+}
+
 static json_object *worker_entry(const struct worker_activity *worker, long long now_ms)
 {
 	json_object *entry = json_object_new_object();
-	long long busy_since = worker->busy_since_ms;
+	long long busy_since = atomic_load_explicit(&worker->busy_since_ms, memory_order_acquire);
+	pid_t pid = atomic_load_explicit(&worker->pid, memory_order_relaxed);
+	const struct status_counters *counters = &worker->counters;
 	char request[STATUS_LABEL_SIZE];
 
 	status_request_label(worker, request, sizeof request);
-	json_object_object_add(entry, "pid", json_object_new_int((int)worker->pid));
-	json_object_object_add(entry, "state",
-			       json_object_new_string(worker->retiring	? "finishing"
-						      : !worker->ready	? "starting"
-						      : busy_since != 0 ? "active"
-									: "idle"));
-	json_object_object_add(entry, "requests", json_object_new_int64(worker->counters.process_requests));
+	json_object_object_add(entry, "pid", json_object_new_int((int)pid));
+	json_object_object_add(entry, "state", json_object_new_string(worker_state(worker, busy_since)));
+	json_object_object_add(entry, "requests", json_object_new_int64((int64_t)figure(&counters->process_requests)));
 	json_object_object_add(entry, busy_since != 0 ? "request" : "last_request", json_object_new_string(request));
-	json_object_object_add(entry, "duration_ms",
-			       json_object_new_double(busy_since != 0
-							  ? (double)(now_ms - busy_since)
-							  : (double)worker->counters.last_duration_us / 1000.0));
-	json_object_object_add(entry, "connections", json_object_new_int(worker->counters.connections_held));
-	json_object_object_add(entry, "rss_bytes", json_object_new_int64(resident_bytes(worker->pid)));
+	json_object_object_add(
+	    entry, "duration_ms",
+	    json_object_new_double(
+		busy_since != 0
+		    ? (double)(now_ms - busy_since)
+		    : (double)atomic_load_explicit(&counters->last_duration_us, memory_order_relaxed) / 1000.0));
+	json_object_object_add(
+	    entry, "connections",
+	    json_object_new_int(atomic_load_explicit(&counters->connections_held, memory_order_relaxed)));
+	json_object_object_add(entry, "rss_bytes", json_object_new_int64(proc_resident_bytes(pid)));
 	return entry;
 }
 
@@ -315,7 +325,9 @@ static json_object *render_json(const struct status_board *board, const struct s
 	json_object_object_add(workers, "idle", json_object_new_int(totals->idle));
 	json_object_object_add(workers, "active", json_object_new_int(totals->active));
 	json_object_object_add(workers, "total", json_object_new_int(totals->total));
-	json_object_object_add(workers, "max_active", json_object_new_int(board->shared->most_active));
+	json_object_object_add(
+	    workers, "max_active",
+	    json_object_new_int(atomic_load_explicit(&board->shared->most_active, memory_order_relaxed)));
 	json_object_object_add(page, "workers", workers);
 	json_object_object_add(page, "connections", json_object_new_int(totals->connections));
 	json_object_object_add(page, "kept_connections", json_object_new_int(totals->kept));
@@ -328,51 +340,29 @@ static json_object *render_json(const struct status_board *board, const struct s
 		json_object *list = json_object_new_array();
 		long long now = monotonic_ms();
 		for (int i = 0; i < board->capacity; i++)
-			if (board->workers[i].pid > 0)
+			if (atomic_load_explicit(&board->workers[i].pid, memory_order_relaxed) > 0)
 				json_object_array_add(list, worker_entry(&board->workers[i], now));
 		json_object_object_add(page, "processes", list);
 	}
 	return page;
 }
 
-/* A growing text buffer for the metrics page. */
-struct text {
-	char *data;
-	size_t length, size;
-	int failed;
-};
-
-static void append(struct text *text, const char *format, ...) __attribute__((format(printf, 2, 3)));
-static void append(struct text *text, const char *format, ...)
-{
-	va_list arguments;
-
-	for (int attempt = 0; attempt < 2 && !text->failed; attempt++) {
-		va_start(arguments, format);
-		int written = vsnprintf(text->data + text->length, text->size - text->length, format, arguments);
-		va_end(arguments);
-		if (written < 0) {
-			text->failed = 1;
-			return;
-		}
-		if ((size_t)written < text->size - text->length) {
-			text->length += (size_t)written;
-			return;
-		}
-		size_t size = text->size * 2 + (size_t)written;
-		char *data = realloc(text->data, size);
-		if (data == NULL) {
-			text->failed = 1;
-			return;
-		}
-		text->data = data;
-		text->size = size;
-	}
-}
-
 static void metric(struct text *text, const char *name, const char *type, const char *help)
 {
-	append(text, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	text_printf(text, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A metric of one value, with no labels. */
+static void gauge(struct text *text, const char *name, const char *help, int value)
+{
+	metric(text, name, "gauge", help);
+	text_printf(text, "%s %d\n", name, value);
+}
+
+static void counter(struct text *text, const char *name, const char *help, unsigned long long value)
+{
+	metric(text, name, "counter", help);
+	text_printf(text, "%s %llu\n", name, value);
 }
 
 static void render_histograms(struct text *text, const struct status_totals *totals)
@@ -383,16 +373,16 @@ static void render_histograms(struct text *text, const struct status_totals *tot
 		unsigned long long cumulative = 0;
 		for (int bucket = 0; bucket < STATUS_LATENCY_BUCKETS; bucket++) {
 			cumulative += totals->latency[route][bucket];
-			append(text, "webapi_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} %llu\n",
-			       route_names[route], bucket_labels[bucket], cumulative);
+			text_printf(text, "webapi_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} %llu\n",
+				    route_names[route], bucket_labels[bucket], cumulative);
 		}
 		cumulative += totals->latency[route][STATUS_LATENCY_BUCKETS];
-		append(text, "webapi_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-		       route_names[route], cumulative);
-		append(text, "webapi_request_duration_seconds_sum{route=\"%s\"} %.6f\n", route_names[route],
-		       (double)totals->latency_sum_us[route] / 1e6);
-		append(text, "webapi_request_duration_seconds_count{route=\"%s\"} %llu\n", route_names[route],
-		       cumulative);
+		text_printf(text, "webapi_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+			    route_names[route], cumulative);
+		text_printf(text, "webapi_request_duration_seconds_sum{route=\"%s\"} %.6f\n", route_names[route],
+			    (double)totals->latency_sum_us[route] / 1e6);
+		text_printf(text, "webapi_request_duration_seconds_count{route=\"%s\"} %llu\n", route_names[route],
+			    cumulative);
 	}
 }
 
@@ -401,34 +391,30 @@ static void render_histograms(struct text *text, const struct status_totals *tot
 static void render_metrics(struct text *text, const struct status_board *board, const struct status_totals *totals)
 {
 	metric(text, "webapi_start_time_seconds", "gauge", "When the supervisor started, in Unix time.");
-	append(text, "webapi_start_time_seconds %.3f\n", (double)board->shared->started_ms / 1000.0);
-	metric(text, "webapi_connections_accepted_total", "counter", "FastCGI connections accepted.");
-	append(text, "webapi_connections_accepted_total %llu\n", totals->accepted);
-	metric(text, "webapi_requests_total", "counter", "Requests answered, all routes.");
-	append(text, "webapi_requests_total %llu\n", totals->requests);
-	metric(text, "webapi_slow_requests_total", "counter", "Requests that took longer than --slow-request-ms.");
-	append(text, "webapi_slow_requests_total %llu\n", totals->slow_requests);
+	text_printf(text, "webapi_start_time_seconds %.3f\n", (double)board->shared->started_ms / 1000.0);
+	counter(text, "webapi_connections_accepted_total", "FastCGI connections accepted.", totals->accepted);
+	counter(text, "webapi_requests_total", "Requests answered, all routes.", totals->requests);
+	counter(text, "webapi_slow_requests_total", "Requests that took longer than --slow-request-ms.",
+		totals->slow_requests);
 	if (totals->listen_queue >= 0) {
-		metric(text, "webapi_listen_queue", "gauge", "Connections waiting in the listening socket's queue.");
-		append(text, "webapi_listen_queue %d\n", totals->listen_queue);
-		metric(text, "webapi_listen_queue_max", "gauge", "The most connections seen waiting in the queue.");
-		append(text, "webapi_listen_queue_max %d\n", totals->listen_queue_max);
-		metric(text, "webapi_listen_queue_limit", "gauge", "The listening socket's backlog.");
-		append(text, "webapi_listen_queue_limit %d\n", totals->listen_queue_limit);
+		gauge(text, "webapi_listen_queue", "Connections waiting in the listening socket's queue.",
+		      totals->listen_queue);
+		gauge(text, "webapi_listen_queue_max", "The most connections seen waiting in the queue.",
+		      totals->listen_queue_max);
+		gauge(text, "webapi_listen_queue_limit", "The listening socket's backlog.", totals->listen_queue_limit);
 	}
 	metric(text, "webapi_workers", "gauge", "Worker processes serving, by state.");
-	append(text, "webapi_workers{state=\"idle\"} %d\nwebapi_workers{state=\"active\"} %d\n", totals->idle,
-	       totals->active);
-	metric(text, "webapi_workers_max_active", "gauge", "The most workers seen answering a request at once.");
-	append(text, "webapi_workers_max_active %d\n", board->shared->most_active);
-	metric(text, "webapi_connections", "gauge", "FastCGI connections the workers hold.");
-	append(text, "webapi_connections %d\n", totals->connections);
-	metric(text, "webapi_kept_connections", "gauge", "Kept connections (FCGI_KEEP_CONN) waiting for a request.");
-	append(text, "webapi_kept_connections %d\n", totals->kept);
-	metric(text, "webapi_store_up", "gauge", "1 when every worker reaches the store, else 0.");
-	append(text, "webapi_store_up %d\n", totals->store_down_since_ms == 0);
-	metric(text, "webapi_store_reconnects_total", "counter", "Times a worker's store came back after an outage.");
-	append(text, "webapi_store_reconnects_total %llu\n", totals->store_reconnects);
+	text_printf(text, "webapi_workers{state=\"idle\"} %d\nwebapi_workers{state=\"active\"} %d\n", totals->idle,
+		    totals->active);
+	gauge(text, "webapi_workers_max_active", "The most workers seen answering a request at once.",
+	      atomic_load_explicit(&board->shared->most_active, memory_order_relaxed));
+	gauge(text, "webapi_connections", "FastCGI connections the workers hold.", totals->connections);
+	gauge(text, "webapi_kept_connections", "Kept connections (FCGI_KEEP_CONN) waiting for a request.",
+	      totals->kept);
+	gauge(text, "webapi_store_up", "1 when every worker reaches the store, else 0.",
+	      totals->store_down_since_ms == 0);
+	counter(text, "webapi_store_reconnects_total", "Times a worker's store came back after an outage.",
+		totals->store_reconnects);
 	metric(text, "webapi_route_requests_total", "counter", "Requests answered, by route and status code.");
 	for (int route = 0; route < STATUS_ROUTES; route++) {
 		for (int code = 0; code < STATUS_CODES; code++) {
@@ -437,8 +423,8 @@ static void render_metrics(struct text *text, const struct status_board *board, 
 				continue;
 			if (code < STATUS_CODES - 1)
 				snprintf(code_text, sizeof code_text, "%d", counted_codes[code]);
-			append(text, "webapi_route_requests_total{route=\"%s\",code=\"%s\"} %llu\n", route_names[route],
-			       code_text, totals->by_route_code[route][code]);
+			text_printf(text, "webapi_route_requests_total{route=\"%s\",code=\"%s\"} %llu\n",
+				    route_names[route], code_text, totals->by_route_code[route][code]);
 		}
 	}
 	render_histograms(text, totals);
@@ -450,10 +436,9 @@ const char *status_render(const struct status_board *board, enum status_format f
 
 	sum_up(board, &totals);
 	if (format == STATUS_METRICS) {
-		struct text text = {.data = malloc(8192), .size = 8192};
-		text.failed = text.data == NULL;
+		struct text text = text_growing(8192);
 		render_metrics(&text, board, &totals);
-		if (text.failed) {
+		if (text.cut) {
 			free(text.data);
 			return NULL;
 		}

@@ -3,8 +3,15 @@
 #ifndef WEBAPI_STATUS_H
 #define WEBAPI_STATUS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+/* Other processes read the shared figures: only a lock-free atomic is
+ * address-free (C11 7.17.5), so one that took a lock would let a reader in
+ * another process see half of a 64-bit figure on a 32-bit target. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
+	       "the shared status figures need lock-free 64-bit and int atomics");
 
 /* The routes counted apart on the metrics page. */
 enum status_route {
@@ -24,30 +31,50 @@ enum status_route {
  * worker in that slot; a slot is reused only after its worker is reaped),
  * so no locks: the reader sums the records. Counters are never reset when
  * a slot is reused, so their sum only grows, as Prometheus counters must;
- * "process_requests" is the current process's own. */
+ * "process_requests" is the current process's own. Every field is read
+ * and written as a relaxed atomic (status_add), except requests: stored
+ * last with release and read first with acquire, so a reader that counts
+ * a request sees the rest of its figures too. */
 struct status_counters {
-	volatile unsigned long long requests;
-	volatile unsigned long long slow_requests;
-	volatile unsigned long long connections_accepted;
-	volatile unsigned long long by_route_code[STATUS_ROUTES][STATUS_CODES];
-	volatile unsigned long long latency[STATUS_ROUTES][STATUS_LATENCY_BUCKETS + 1]; /* not cumulative */
-	volatile unsigned long long latency_sum_us[STATUS_ROUTES];
-	volatile unsigned long long store_reconnects;
-	volatile long long store_down_since_ms; /* wall clock; 0: up */
-	volatile long process_requests;
-	volatile long long last_duration_us;
-	volatile int connections_held;
-	volatile int kept_connections;
+	_Atomic unsigned long long requests;
+	_Atomic unsigned long long slow_requests;
+	_Atomic unsigned long long connections_accepted;
+	_Atomic unsigned long long by_route_code[STATUS_ROUTES][STATUS_CODES];
+	_Atomic unsigned long long latency[STATUS_ROUTES][STATUS_LATENCY_BUCKETS + 1]; /* not cumulative */
+	_Atomic unsigned long long latency_sum_us[STATUS_ROUTES];
+	_Atomic unsigned long long store_reconnects;
+	_Atomic long long store_down_since_ms; /* wall clock; 0: up */
+	_Atomic unsigned long long process_requests;
+	_Atomic long long last_duration_us;
+	_Atomic int connections_held;
+	_Atomic int kept_connections;
 };
 
-/* What the supervisor keeps for the whole responder, in the same mapping. */
+/* Adds to a counter that has one writer, the worker that owns the slot:
+ * a relaxed load and store (two plain moves on x86-64) rather than
+ * atomic_fetch_add, a locked add that every request would pay for. A
+ * reader sees the old sum or the new one, never half of either. */
+static inline void status_add(_Atomic unsigned long long *counter, unsigned long long amount)
+{
+	atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + amount,
+			      memory_order_relaxed);
+}
+
+/* What the supervisor keeps for the whole responder, in the same mapping.
+ * The first three are written before the first fork, which publishes
+ * them; the "most at once" figures have many writers (status_raise). */
 struct status_shared {
 	long long started_ms; /* wall clock */
 	long long started_monotonic_ms;
-	volatile int most_active;
-	volatile int listen_queue_max;
 	pid_t supervisor;
+	_Atomic int most_active;
+	_Atomic int listen_queue_max;
 };
+
+/* Raises *figure to value if it is lower: the supervisor and every
+ * worker's status page sample these, so a compare-and-swap keeps a higher
+ * figure another process just wrote. */
+void status_raise(_Atomic int *figure, int value);
 
 struct worker_activity;
 
@@ -80,7 +107,7 @@ int status_listen_queue(int listen_fd, int *length, int *limit);
  * request's bytes as they came and cuts them at its field's end, so a
  * character cut there is left out and a byte that starts no character
  * becomes U+FFFD. Read from a snapshot, since the worker may be writing. */
-#define STATUS_LABEL_SIZE (3 * 240 + 1)
+#define STATUS_LABEL_SIZE (3 * 240 + 1) /* ACTIVITY_REQUEST_SIZE's bytes, each replaced */
 void status_request_label(const struct worker_activity *worker, char *out, size_t out_size);
 
 /* Renders the page into a malloc'd string (*body, *length); returns its

@@ -12,14 +12,15 @@
 #include <unistd.h>
 
 #include "clock.h"
-
-struct observed_fetch;
+#include "list.h"
 
 struct store {
 	const struct store_backend *backend;
 	void *handle;
 	struct store_figures figures;
-	struct observed_fetch *free_fetches; /* ended ones, for the next queries */
+	/* Asynchronous fetches' records to reuse: a query costs no malloc
+	 * once as many were in flight at once before. */
+	struct list spare_fetches;
 };
 
 static long long wall_ms(void)
@@ -157,31 +158,13 @@ int store_is_async(const struct store *store)
 /* What an asynchronous fetch's caller gave, kept to observe its end the
  * way a synchronous call is observed. */
 struct observed_fetch {
+	struct list_link link; /* in spare_fetches while not in use */
 	struct store *store;
 	order_row_fn on_row;
 	store_done_fn done;
 	void *context;
 	long long started_us;
-	struct observed_fetch *next_free;
 };
-
-/* A fetch's record comes from the store's free list: a query in flight
- * allocates nothing once the worker has had as many at once before. */
-static struct observed_fetch *take_fetch(struct store *store)
-{
-	struct observed_fetch *fetch = store->free_fetches;
-
-	if (fetch == NULL)
-		return malloc(sizeof *fetch);
-	store->free_fetches = fetch->next_free;
-	return fetch;
-}
-
-static void give_back_fetch(struct store *store, struct observed_fetch *fetch)
-{
-	fetch->next_free = store->free_fetches;
-	store->free_fetches = fetch;
-}
 
 static int observe_row(void *context, const struct order_row *row)
 {
@@ -193,29 +176,30 @@ static int observe_row(void *context, const struct order_row *row)
 static void observe_done(void *context, enum store_status status)
 {
 	struct observed_fetch *fetch = context;
-
-	struct store *store = fetch->store;
 	store_done_fn done = fetch->done;
-	void *caller = fetch->context;
+	void *done_context = fetch->context;
 
-	observed(store, fetch->started_us, status);
-	give_back_fetch(store, fetch);
-	done(caller, status);
+	observed(fetch->store, fetch->started_us, status);
+	/* Spare before the call, which may start the caller's next fetch. */
+	list_append(&fetch->store->spare_fetches, &fetch->link);
+	done(done_context, status);
 }
 
 /* The rows go to the caller as they come; the end is observed first. */
 enum store_status store_start_orders(struct store *store, const struct order_page *page, order_row_fn on_row,
 				     store_done_fn done, void *context)
 {
-	struct observed_fetch *fetch = take_fetch(store);
+	struct list_link *spare = list_take_first(&store->spare_fetches);
+	struct observed_fetch *fetch =
+	    spare != NULL ? list_entry(spare, struct observed_fetch, link) : malloc(sizeof *fetch);
 
 	if (fetch == NULL)
 		return STORE_UNAVAILABLE;
-	*fetch = (struct observed_fetch){store, on_row, done, context, monotonic_us(), NULL};
+	*fetch = (struct observed_fetch){{NULL, NULL}, store, on_row, done, context, monotonic_us()};
 	enum store_status status =
 	    store->backend->async->start_orders(store->handle, page, observe_row, observe_done, fetch);
 	if (status != STORE_PENDING) {
-		give_back_fetch(store, fetch);
+		list_append(&store->spare_fetches, &fetch->link);
 		return observed(store, monotonic_us(), status);
 	}
 	return STORE_PENDING;
@@ -240,12 +224,9 @@ void store_close(struct store *store)
 {
 	if (store == NULL)
 		return;
-	/* Fetches still in flight end inside close, and come back to the list. */
 	store->backend->close(store->handle);
-	while (store->free_fetches != NULL) {
-		struct observed_fetch *fetch = store->free_fetches;
-		store->free_fetches = fetch->next_free;
-		free(fetch);
-	}
+	struct list_link *spare;
+	while ((spare = list_take_first(&store->spare_fetches)) != NULL)
+		free(list_entry(spare, struct observed_fetch, link));
 	free(store);
 }

@@ -13,9 +13,7 @@
 
 #include "clock.h"
 #include "log.h"
-
-#define CONTRACT_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT 100 OFFSET 1000"
-#define PAGE_SQL "SELECT id, customer_id, total_cents, status, created_at FROM orders LIMIT ?1 OFFSET ?2"
+#include "orders_query.h"
 
 /* A writer that holds the file locked when a worker opens it: waiting a
  * little is better than failing the request, but the worker waits
@@ -136,10 +134,10 @@ static int open_database(struct sqlite_store *store, char *error, size_t error_s
 		snprintf(error, error_size, "database %s: locking_mode: %s", store->path, sqlite3_errmsg(store->db));
 		goto fail;
 	}
-	if (sqlite3_prepare_v3(store->db, CONTRACT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &store->contract_query, NULL) !=
-		SQLITE_OK ||
-	    sqlite3_prepare_v3(store->db, PAGE_SQL, -1, SQLITE_PREPARE_PERSISTENT, &store->page_query, NULL) !=
-		SQLITE_OK) {
+	if (sqlite3_prepare_v3(store->db, ORDERS_QUERY_DEFAULT_SQL, -1, SQLITE_PREPARE_PERSISTENT,
+			       &store->contract_query, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(store->db, ORDERS_QUERY_PAGE_SQL, -1, SQLITE_PREPARE_PERSISTENT, &store->page_query,
+			       NULL) != SQLITE_OK) {
 		describe_prepare_failure(store, error, error_size);
 		goto fail;
 	}
@@ -213,31 +211,31 @@ static const char *type_name(int type)
  * text, as PostgreSQL enforces: anything else is a bad row, refused.
  * Each value is fetched once with sqlite3_column_value and read with the
  * sqlite3_value_* calls: every sqlite3_column_* call takes the handle's
- * mutex and checks the statement again, which cost a seventh of a worker's
- * /orders when the type check doubled them. The values are "unprotected",
+ * mutex and checks the statement again, a cost the type check would
+ * otherwise double. The values are "unprotected",
  * which only matters to a handle shared between threads; this one is
  * opened NOMUTEX and used by one. */
 static int read_row(sqlite3_stmt *query, struct order_row *row, char *reason, size_t reason_size)
 {
-	static const char *const names[] = {"id", "customer_id", "total_cents", "status", "created_at"};
-	static const int types[] = {SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_TEXT, SQLITE_TEXT};
-	sqlite3_value *values[5];
+	static const int types[ORDERS_COLUMN_COUNT] = {SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_INTEGER, SQLITE_TEXT,
+						       SQLITE_TEXT};
+	sqlite3_value *values[ORDERS_COLUMN_COUNT];
 
-	for (int column = 0; column < 5; column++) {
+	for (int column = 0; column < ORDERS_COLUMN_COUNT; column++) {
 		values[column] = sqlite3_column_value(query, column);
 		int type = sqlite3_value_type(values[column]);
 		if (type != types[column]) {
-			snprintf(reason, reason_size, "%s is %s, not %s", names[column], type_name(type),
-				 type_name(types[column]));
+			snprintf(reason, reason_size, "%s is %s, not %s", orders_query_column_name(column),
+				 type_name(type), type_name(types[column]));
 			return -1;
 		}
 	}
-	row->id = sqlite3_value_int64(values[0]);
-	row->customer_id = sqlite3_value_int64(values[1]);
-	row->total_cents = sqlite3_value_int64(values[2]);
-	row->status = (const char *)sqlite3_value_text(values[3]);
-	row->status_len = (size_t)sqlite3_value_bytes(values[3]);
-	row->created_at = (const char *)sqlite3_value_text(values[4]);
+	row->id = sqlite3_value_int64(values[ORDERS_COLUMN_ID]);
+	row->customer_id = sqlite3_value_int64(values[ORDERS_COLUMN_CUSTOMER_ID]);
+	row->total_cents = sqlite3_value_int64(values[ORDERS_COLUMN_TOTAL_CENTS]);
+	row->status = (const char *)sqlite3_value_text(values[ORDERS_COLUMN_STATUS]);
+	row->status_len = (size_t)sqlite3_value_bytes(values[ORDERS_COLUMN_STATUS]);
+	row->created_at = (const char *)sqlite3_value_text(values[ORDERS_COLUMN_CREATED_AT]);
 	row->created_at_is_iso = 0; /* SQLite's text, as stored */
 	if (row->status == NULL || row->created_at == NULL) {
 		snprintf(reason, reason_size, "out of memory reading the row");

@@ -19,13 +19,14 @@
 
 #include "clock.h"
 #include "log.h"
+#include "proc.h"
 #include "worker.h"
 
 /* A worker that dies sooner than this after its start counts as failing
  * to start; repeated failures are restarted with a growing delay. */
 #define QUICK_DEATH_MS 1000
-#define FIRST_BACKOFF_MS 100
-#define MAX_BACKOFF_MS 10000
+#define RESTART_FIRST_BACKOFF_MS 100
+#define RESTART_MAX_BACKOFF_MS 10000
 /* How often the loop looks at the workers (watchdog, restarts). */
 #define TICK_MS 100
 /* A worker's event loop turns at least every 250 ms (loop.c); one that
@@ -104,12 +105,14 @@ static struct worker *start_worker(struct supervisor *supervisor)
 			 supervisor->worker_capacity);
 		return NULL;
 	}
-	worker->activity->busy_since_ms = 0;
-	worker->activity->heartbeat_ms = 0;
-	snprintf(worker->activity->request, sizeof worker->activity->request, "(no request yet)");
-	worker->activity->ready = 0;
-	worker->activity->retiring = 0;
-	worker->activity->linger = 0;
+	/* Relaxed: fork, which the worker starts with, publishes them to it;
+	 * the status page reads only a record whose pid is set. */
+	atomic_store_explicit(&worker->activity->busy_since_ms, 0, memory_order_relaxed);
+	atomic_store_explicit(&worker->activity->heartbeat_ms, 0, memory_order_relaxed);
+	activity_set_request(worker->activity, "(no request yet)");
+	atomic_store_explicit(&worker->activity->ready, 0, memory_order_relaxed);
+	atomic_store_explicit(&worker->activity->retiring, 0, memory_order_relaxed);
+	atomic_store_explicit(&worker->activity->linger, 0, memory_order_relaxed);
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_line("fork: %s", strerror(errno));
@@ -127,7 +130,7 @@ static struct worker *start_worker(struct supervisor *supervisor)
 					 &supervisor->board));
 	}
 	worker->pid = pid;
-	worker->activity->pid = pid;
+	atomic_store_explicit(&worker->activity->pid, pid, memory_order_relaxed);
 	worker->retiring = 0;
 	worker->started_at_ms = monotonic_ms();
 	return worker;
@@ -143,7 +146,7 @@ static void fill_empty_positions(struct supervisor *supervisor)
 			continue;
 		position->worker = start_worker(supervisor);
 		if (position->worker == NULL)
-			position->restart_at_ms = now + FIRST_BACKOFF_MS;
+			position->restart_at_ms = now + RESTART_FIRST_BACKOFF_MS;
 	}
 }
 
@@ -172,10 +175,11 @@ static void begin_stop(struct supervisor *supervisor, int exit_code)
 	/* In-flight requests get the request timeout to finish. */
 	supervisor->stop_deadline_ms = monotonic_ms() + (supervisor->options->request_timeout + 1) * 1000LL;
 	for (int i = 0; i < supervisor->worker_capacity; i++) {
-		supervisor->workers[i].activity->retiring = supervisor->workers[i].pid > 0;
+		struct worker_activity *activity = supervisor->workers[i].activity;
+		atomic_store_explicit(&activity->retiring, supervisor->workers[i].pid > 0, memory_order_release);
 		/* Handed over, the web server goes on sending on the kept
 		 * connections: they stay open (loop.h). */
-		supervisor->workers[i].activity->linger = supervisor->handed_over;
+		atomic_store_explicit(&activity->linger, supervisor->handed_over, memory_order_release);
 	}
 	signal_all(supervisor, SIGTERM);
 }
@@ -204,7 +208,8 @@ static void schedule_restart(struct position *position, const struct worker *dea
 		return;
 	}
 	describe_exit(status, how, sizeof how);
-	if (dead->activity->busy_since_ms != 0) {
+	/* Reaped, the worker has stored all it will: its label is there. */
+	if (atomic_load_explicit(&dead->activity->busy_since_ms, memory_order_acquire) != 0) {
 		/* It died on a connection, so it had started: whatever that peer
 		 * sent (libfcgi aborts on some malformed records) must not hold
 		 * the position empty for a start-failure back-off. */
@@ -220,11 +225,11 @@ static void schedule_restart(struct position *position, const struct worker *dea
 		return;
 	}
 	position->quick_deaths++;
-	long long delay = FIRST_BACKOFF_MS;
-	for (int n = 1; n < position->quick_deaths && delay < MAX_BACKOFF_MS; n++)
+	long long delay = RESTART_FIRST_BACKOFF_MS;
+	for (int n = 1; n < position->quick_deaths && delay < RESTART_MAX_BACKOFF_MS; n++)
 		delay *= 2;
-	if (delay > MAX_BACKOFF_MS)
-		delay = MAX_BACKOFF_MS;
+	if (delay > RESTART_MAX_BACKOFF_MS)
+		delay = RESTART_MAX_BACKOFF_MS;
 	position->restart_at_ms = now + delay;
 	log_line("worker %ld %s %lld ms after its start (%d in a row); restarting in %lld ms", (long)dead->pid, how,
 		 lived, position->quick_deaths, delay);
@@ -237,7 +242,8 @@ static void schedule_restart(struct position *position, const struct worker *dea
 static void notice_serving_workers(struct supervisor *supervisor)
 {
 	for (int i = 0; i < supervisor->worker_capacity && !supervisor->served; i++)
-		if (supervisor->workers[i].pid > 0 && supervisor->workers[i].activity->ready)
+		if (supervisor->workers[i].pid > 0 &&
+		    atomic_load_explicit(&supervisor->workers[i].activity->ready, memory_order_acquire))
 			supervisor->served = 1;
 }
 
@@ -253,7 +259,7 @@ static void worker_exited(struct supervisor *supervisor, pid_t pid, int status)
 	notice_serving_workers(supervisor); /* before the record is freed: it may be the one that served */
 	struct worker dead = *worker;
 	worker->pid = 0;
-	worker->activity->pid = 0;
+	atomic_store_explicit(&worker->activity->pid, 0, memory_order_relaxed);
 	if (dead.retiring || supervisor->stopping)
 		return;
 	for (int i = 0; i < supervisor->options->workers; i++) {
@@ -306,8 +312,8 @@ static void replace_worker(struct worker *worker, const char *why)
 	log_line("worker %ld %s, replacing it: %s", (long)worker->pid, why, request);
 	kill(worker->pid, SIGKILL);
 	/* Once is enough; the exit is reaped like any other. */
-	worker->activity->busy_since_ms = 0;
-	worker->activity->heartbeat_ms = 0;
+	atomic_store_explicit(&worker->activity->busy_since_ms, 0, memory_order_relaxed);
+	atomic_store_explicit(&worker->activity->heartbeat_ms, 0, memory_order_relaxed);
 }
 
 /* The watchdog: a worker answering one request for longer than
@@ -318,15 +324,10 @@ static void replace_worker(struct worker *worker, const char *why)
 /* Whether the kernel shows the process stopped (state T or t). */
 static int is_stopped(pid_t pid)
 {
-	char path[64], stat[256];
+	char stat[256];
 
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	FILE *file = fopen(path, "re");
-	if (file == NULL)
+	if (proc_read(pid, "stat", stat, sizeof stat) < 0)
 		return 0;
-	size_t length = fread(stat, 1, sizeof stat - 1, file);
-	fclose(file);
-	stat[length] = '\0';
 	/* "pid (comm) state ...": comm may hold spaces and parentheses. */
 	const char *end_of_name = strrchr(stat, ')');
 	return end_of_name != NULL && (end_of_name[2] == 'T' || end_of_name[2] == 't');
@@ -340,8 +341,9 @@ static void replace_stuck_workers(struct supervisor *supervisor)
 
 	for (int i = 0; i < supervisor->worker_capacity; i++) {
 		struct worker *worker = &supervisor->workers[i];
-		long long busy_since = worker->activity->busy_since_ms;
-		long long heartbeat = worker->activity->heartbeat_ms;
+		/* Acquire: replace_worker logs the label of the request it sees. */
+		long long busy_since = atomic_load_explicit(&worker->activity->busy_since_ms, memory_order_acquire);
+		long long heartbeat = atomic_load_explicit(&worker->activity->heartbeat_ms, memory_order_relaxed);
 		if (worker->pid <= 0)
 			continue;
 		if (busy_since != 0 && now - busy_since > limit_ms) {
@@ -372,8 +374,9 @@ static void replace_all_workers(struct supervisor *supervisor)
 		if (replacement == NULL)
 			return;
 		old->retiring = 1;
-		old->activity->linger = 1;
-		old->activity->retiring = 1;
+		/* Release, before the signal: the worker reads linger once told. */
+		atomic_store_explicit(&old->activity->linger, 1, memory_order_release);
+		atomic_store_explicit(&old->activity->retiring, 1, memory_order_release);
 		kill(old->pid, SIGTERM);
 		position->worker = replacement;
 		position->quick_deaths = 0;
@@ -388,10 +391,9 @@ static void sample_figures(struct supervisor *supervisor)
 	int active = status_active_workers(&supervisor->board);
 	int length, limit;
 
-	if (active > figures->most_active)
-		figures->most_active = active;
-	if (status_listen_queue(supervisor->listen_fd, &length, &limit) == 0 && length > figures->listen_queue_max)
-		figures->listen_queue_max = length;
+	status_raise(&figures->most_active, active);
+	if (status_listen_queue(supervisor->listen_fd, &length, &limit) == 0)
+		status_raise(&figures->listen_queue_max, length);
 }
 
 /* Whether every position's worker is past its start (store open,
@@ -400,7 +402,8 @@ static int all_positions_ready(const struct supervisor *supervisor)
 {
 	for (int i = 0; i < supervisor->options->workers; i++) {
 		const struct worker *worker = supervisor->positions[i].worker;
-		if (worker == NULL || worker->pid <= 0 || !worker->activity->ready)
+		if (worker == NULL || worker->pid <= 0 ||
+		    !atomic_load_explicit(&worker->activity->ready, memory_order_acquire))
 			return 0;
 	}
 	return 1;
@@ -415,8 +418,9 @@ static void notify_status(struct supervisor *supervisor)
 
 	for (int i = 0; i < supervisor->worker_capacity; i++) {
 		const struct worker_activity *activity = supervisor->workers[i].activity;
-		requests += activity->counters.requests;
-		if (supervisor->workers[i].pid > 0 && activity->counters.store_down_since_ms != 0)
+		requests += atomic_load_explicit(&activity->counters.requests, memory_order_relaxed);
+		if (supervisor->workers[i].pid > 0 &&
+		    atomic_load_explicit(&activity->counters.store_down_since_ms, memory_order_relaxed) != 0)
 			store_down = 1;
 	}
 	sd_notifyf(0, "STATUS=%d workers (%d active), %llu requests, store %s", live_workers(supervisor), active,
@@ -432,10 +436,12 @@ static int heartbeats_fresh(const struct supervisor *supervisor, long long now)
 
 	for (int i = 0; i < supervisor->worker_capacity; i++) {
 		const struct worker *worker = &supervisor->workers[i];
-		long long heartbeat = worker->activity->heartbeat_ms;
-		if (worker->pid <= 0 || !worker->activity->ready || worker->retiring)
+		long long heartbeat = atomic_load_explicit(&worker->activity->heartbeat_ms, memory_order_relaxed);
+		if (worker->pid <= 0 || !atomic_load_explicit(&worker->activity->ready, memory_order_acquire) ||
+		    worker->retiring)
 			continue;
-		if (worker->activity->busy_since_ms == 0 && heartbeat != 0 && now - heartbeat > STALL_MS)
+		if (atomic_load_explicit(&worker->activity->busy_since_ms, memory_order_relaxed) == 0 &&
+		    heartbeat != 0 && now - heartbeat > STALL_MS)
 			return 0;
 		serving++;
 	}
@@ -507,13 +513,9 @@ static void exec_successor(struct supervisor *supervisor, int ready_fd)
 	char value[32];
 	int argc = 0;
 
-	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-	ssize_t length = fd >= 0 ? read(fd, arguments, sizeof arguments - 1) : -1;
-	if (fd >= 0)
-		close(fd);
+	long length = proc_read(0, "cmdline", arguments, sizeof arguments);
 	if (length <= 0)
 		_exit(127);
-	arguments[length] = '\0';
 	for (char *argument = arguments; argument < arguments + length && argc < 255; argument += strlen(argument) + 1)
 		argv[argc++] = argument;
 	argv[argc] = NULL;
@@ -543,15 +545,9 @@ static void exec_successor(struct supervisor *supervisor, int ready_fd)
  * socket file lighttpd removes. */
 static int started_by_lighttpd(void)
 {
-	char path[64], name[32] = "";
+	char name[32];
 
-	snprintf(path, sizeof path, "/proc/%ld/comm", (long)getppid());
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t length = fd >= 0 ? read(fd, name, sizeof name - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	name[length > 0 ? length : 0] = '\0';
-	return strcmp(name, "lighttpd\n") == 0;
+	return proc_read(getppid(), "comm", name, sizeof name) > 0 && strcmp(name, "lighttpd\n") == 0;
 }
 
 /* SIGUSR2: a new copy of the executable on the same socket. */

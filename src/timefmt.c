@@ -1,4 +1,4 @@
-/* timefmt.c: the database's timestamp text to the contract's ISO 8601 form. */
+/* timefmt.c: the contract's ISO 8601 timestamps, from the database's text or from a point in time. */
 #include "timefmt.h"
 
 #include <string.h>
@@ -71,5 +71,84 @@ int iso_timestamp_from_sql(const char *sql_text, char *out)
 	memcpy(out + 20, milliseconds, 3);
 	out[23] = 'Z';
 	out[24] = '\0';
+	return 0;
+}
+
+/* Days since 2000-03-01 to a proleptic Gregorian date, in 400-year eras
+ * (after H. Hinnant's civil_from_days), in 32-bit arithmetic: PostgreSQL's
+ * binary timestamps come here once a row, and 64-bit divisions cost as
+ * much as the rest of the row's decoding. days is at least -730,119
+ * (0001-01-01). */
+static void civil_from_days(int days, int *year, int *month, int *day)
+{
+	/* Shifted into eras counted from 0000-03-01: never negative here. */
+	unsigned shifted = (unsigned)(days + 730425);
+	unsigned era = shifted / 146097;
+	unsigned day_of_era = shifted - era * 146097;
+	unsigned year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+	unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+	unsigned month_index = (5 * day_of_year + 2) / 153;
+
+	*day = (int)(day_of_year - (153 * month_index + 2) / 5 + 1);
+	*month = (int)(month_index < 10 ? month_index + 3 : month_index - 9);
+	*year = (int)(year_of_era + era * 400) + (*month <= 2);
+}
+
+static char *put_digits(char *out, unsigned value, int count)
+{
+	for (int i = count - 1; i >= 0; i--) {
+		out[i] = (char)('0' + value % 10);
+		value /= 10;
+	}
+	return out + count;
+}
+
+/* value < 100; a field of a timestamp, without a loop. */
+static char *put_two_digits(char *out, unsigned value)
+{
+	out[0] = (char)('0' + value / 10);
+	out[1] = (char)('0' + value % 10);
+	return out + 2;
+}
+
+#define MILLISECONDS_PER_DAY 86400000LL
+/* Counted from 2000-01-01 (day 0 of civil_from_days' count), which is
+ * 10,957 days after 1970-01-01: the first and last days of years 1 and 9999. */
+#define DAYS_1970_TO_2000 10957
+#define FIRST_DAY (-730119)
+#define LAST_DAY 2921939
+
+int iso_timestamp_from_unix_ms(long long unix_ms, char *out)
+{
+	long long days = unix_ms / MILLISECONDS_PER_DAY;
+	long long of_day = unix_ms % MILLISECONDS_PER_DAY;
+
+	out[0] = '\0';
+	if (of_day < 0) { /* before 1970: floor, not truncation towards zero */
+		of_day += MILLISECONDS_PER_DAY;
+		days--;
+	}
+	days -= DAYS_1970_TO_2000;
+	if (days < FIRST_DAY || days > LAST_DAY)
+		return -1;
+	int year, month, day;
+	civil_from_days((int)days, &year, &month, &day);
+
+	unsigned milliseconds = (unsigned)of_day;
+	char *cursor = put_digits(out, (unsigned)year, 4);
+	*cursor++ = '-';
+	cursor = put_two_digits(cursor, (unsigned)month);
+	*cursor++ = '-';
+	cursor = put_two_digits(cursor, (unsigned)day);
+	*cursor++ = 'T';
+	cursor = put_two_digits(cursor, milliseconds / 3600000);
+	*cursor++ = ':';
+	cursor = put_two_digits(cursor, milliseconds / 60000 % 60);
+	*cursor++ = ':';
+	cursor = put_two_digits(cursor, milliseconds / 1000 % 60);
+	*cursor++ = '.';
+	cursor = put_digits(cursor, milliseconds % 1000, 3);
+	*cursor++ = 'Z';
+	*cursor = '\0';
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* timefmt.h: the database's timestamp text to the contract's ISO 8601 form. */
+/* timefmt.h: the contract's ISO 8601 timestamps, from the database's text or from a point in time. */
 #ifndef WEBAPI_TIMEFMT_H
 #define WEBAPI_TIMEFMT_H
 
@@ -11,5 +11,11 @@
  * not such a timestamp (out is then left empty). out holds at least
  * ISO_TIMESTAMP_LENGTH + 1 bytes. */
 int iso_timestamp_from_sql(const char *sql_text, char *out);
+
+/* Milliseconds since 1970-01-01 00:00:00 UTC (no leap seconds, as
+ * CLOCK_REALTIME counts them) into "YYYY-MM-DDTHH:MM:SS.mmmZ", in pure
+ * arithmetic (no gmtime, no TZ). Returns 0, or -1 for a year outside
+ * 1-9999 (out is then left empty). out holds ISO_TIMESTAMP_LENGTH + 1 bytes. */
+int iso_timestamp_from_unix_ms(long long unix_ms, char *out);
 
 #endif

@@ -2,7 +2,6 @@
 #include "worker.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +17,9 @@
 #include "list.h"
 #include "loop.h"
 #include "log.h"
+#include "proc.h"
+#include "text.h"
+#include "utf8.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -65,56 +67,21 @@ static const char *reason_phrase(int status)
 	}
 }
 
-/* Builds text by pieces into a buffer of fixed size, cutting what does not
- * fit. The two strings every request writes (its head, its activity label)
- * are built this way rather than with snprintf, whose format parsing cost
- * a large share of the work of a GET / (callgrind shows it). */
-struct text_builder {
-	char *at, *end; /* end: where the terminating '\0' goes at the latest */
-};
-
-static void append_bytes(struct text_builder *text, const char *bytes, size_t length)
-{
-	size_t room = (size_t)(text->end - text->at);
-
-	if (length > room)
-		length = room;
-	memcpy(text->at, bytes, length);
-	text->at += length;
-}
-
-static void append_string(struct text_builder *text, const char *string)
-{
-	append_bytes(text, string, strlen(string));
-}
-
-static void append_decimal(struct text_builder *text, unsigned long long value)
-{
-	char digits[20];
-	size_t count = 0;
-
-	do
-		digits[sizeof digits - ++count] = (char)('0' + value % 10);
-	while ((value /= 10) != 0);
-	append_bytes(text, digits + sizeof digits - count, count);
-}
-
 /* The CGI/FastCGI response head, written where the response is sent. */
 static size_t format_response_head(const struct http_response *response, char *out, size_t out_size)
 {
-	struct text_builder head = {out, out + out_size - 1};
+	struct text head = text_in(out, out_size);
 
-	append_string(&head, "Status: ");
-	append_decimal(&head, (unsigned)response->status);
-	append_string(&head, " ");
-	append_string(&head, reason_phrase(response->status));
-	append_string(&head, "\r\nContent-Type: ");
-	append_string(&head, response->content_type ? response->content_type : "application/json");
-	append_string(&head, "\r\nContent-Length: ");
-	append_decimal(&head, response->body_length);
-	append_string(&head, response->status == 405 ? "\r\nAllow: GET, HEAD\r\n\r\n" : "\r\n\r\n");
-	*head.at = '\0';
-	return (size_t)(head.at - out);
+	text_append_string(&head, "Status: ");
+	text_append_decimal(&head, (unsigned)response->status);
+	text_append_string(&head, " ");
+	text_append_string(&head, reason_phrase(response->status));
+	text_append_string(&head, "\r\nContent-Type: ");
+	text_append_string(&head, response->content_type ? response->content_type : "application/json");
+	text_append_string(&head, "\r\nContent-Length: ");
+	text_append_decimal(&head, response->body_length);
+	text_append_string(&head, response->status == 405 ? "\r\nAllow: GET, HEAD\r\n\r\n" : "\r\n\r\n");
+	return text_end(&head);
 }
 
 /* --max-worker-rss: whether this worker's resident size passed the limit,
@@ -125,21 +92,9 @@ static size_t format_response_head(const struct http_response *response, char *o
  * three system calls a request, only when the limit is set. */
 static int is_past_rss_limit(const struct options *options)
 {
-	char statm[128];
-	long pages_total = 0, pages_resident = 0;
-
 	if (options->max_worker_rss_mb == 0)
 		return 0;
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	ssize_t length = fd >= 0 ? read(fd, statm, sizeof statm - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (length <= 0)
-		return 0;
-	statm[length] = '\0';
-	if (sscanf(statm, "%ld %ld", &pages_total, &pages_resident) != 2)
-		return 0;
-	long resident_mb = pages_resident * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
+	long resident_mb = (long)(proc_resident_bytes(0) / (1024 * 1024));
 	if (resident_mb < options->max_worker_rss_mb)
 		return 0;
 	log_line("resident size %ld MiB after a request is past --max-worker-rss %ld; leaving for a fresh worker",
@@ -176,7 +131,7 @@ struct worker_request {
 	struct fcgi_request *request;
 	struct handlers_request handling; /* its wait for the database */
 	struct answering answering;
-	char label[sizeof((struct worker_activity *)0)->request]; /* "METHOD URI" */
+	char label[ACTIVITY_REQUEST_SIZE]; /* "METHOD URI" */
 };
 
 static enum status_route counted_route(enum endpoint endpoint)
@@ -209,12 +164,12 @@ static void count_request(struct fastcgi_worker *worker, const struct answering 
 
 	status_count_request(counters, answering->route, status, duration_us);
 	/* The slot's count outlives this process: add what is new. */
-	counters->store_reconnects += store->reconnects - worker->reconnects_counted;
+	status_add(&counters->store_reconnects, store->reconnects - worker->reconnects_counted);
 	worker->reconnects_counted = store->reconnects;
-	counters->store_down_since_ms = store->down_since_ms;
+	atomic_store_explicit(&counters->store_down_since_ms, store->down_since_ms, memory_order_relaxed);
 	if (worker->options->slow_request_ms == 0 || duration_us <= worker->options->slow_request_ms * 1000)
 		return;
-	counters->slow_requests++;
+	status_add(&counters->slow_requests, 1);
 	long long store_us = answering->pending_since_us != 0 ? now_us - answering->pending_since_us
 							      : store->wait_us - answering->store_wait_before_us;
 	log_line_about(about,
@@ -236,7 +191,7 @@ static void write_answer(struct worker_request *context, const struct http_respo
 
 	/* The label names what this worker is doing, for the status page and
 	 * a crash's log line: this request, from here to its answer. */
-	memcpy(worker->activity->request, context->label, sizeof context->label);
+	activity_set_request(worker->activity, context->label);
 	fcgi_answer(context->request, head, head_length, response->is_head ? NULL : response->body,
 		    response->is_head ? 0 : response->body_length);
 	handlers_release_growth(worker->app);
@@ -256,40 +211,19 @@ static void send_pending_answer(struct handlers_request *handling, const struct 
 	write_answer(list_entry(handling, struct worker_request, handling), response);
 }
 
-/* How many bytes a UTF-8 sequence starting with lead has (1 for a byte
- * that starts none). */
-static size_t utf8_sequence_length(unsigned char lead)
-{
-	if ((lead & 0xe0) == 0xc0)
-		return 2;
-	if ((lead & 0xf0) == 0xe0)
-		return 3;
-	if ((lead & 0xf8) == 0xf0)
-		return 4;
-	return 1;
-}
-
 /* "METHOD URI", cut to the label's room on a UTF-8 character's boundary:
  * the status page shows it as a JSON string. */
 static void label_request(const struct http_request *http, char *label, size_t size)
 {
-	struct text_builder text = {label, label + size - 1};
+	struct text text = text_in(label, size);
 	const char *method = http->method ? http->method : "-";
 
-	append_bytes(&text, method, strnlen(method, 16));
-	append_string(&text, " ");
-	append_string(&text, http->request_uri ? http->request_uri : "-");
-	if (text.at == text.end) {
-		/* Cut: a character whose bytes did not all fit goes whole. */
-		char *start = text.at;
-		while (start > label && text.at - start < 4 && ((unsigned char)start[-1] & 0xc0) == 0x80)
-			start--;
-		if (start > label && ((unsigned char)start[-1] & 0xc0) == 0xc0)
-			start--;
-		if ((size_t)(text.at - start) < utf8_sequence_length((unsigned char)*start))
-			text.at = start;
-	}
-	*text.at = '\0';
+	text_append(&text, method, strnlen(method, 16));
+	text_append_string(&text, " ");
+	text_append_string(&text, http->request_uri ? http->request_uri : "-");
+	if (text.cut)
+		text.length = utf8_whole_length(label, text.length); /* a character cut short goes whole */
+	text_end(&text);
 }
 
 static void serve_fcgi_request(void *worker_context, struct fcgi_request *request)
@@ -314,7 +248,7 @@ static void serve_fcgi_request(void *worker_context, struct fcgi_request *reques
 	    .store_wait_before_us = handlers_store_figures(worker->app)->wait_us,
 	};
 	label_request(&http, context->label, sizeof context->label);
-	memcpy(worker->activity->request, context->label, sizeof context->label);
+	activity_set_request(worker->activity, context->label);
 	fcgi_set_label(request, context->label);
 	context->handling.about = fcgi_subject(request);
 	struct route route = router_route(&http);
@@ -382,8 +316,9 @@ int worker_run_fastcgi(int listen_fd, const struct options *options, struct work
 	if (error[0] != '\0')
 		log_line("%s", error); /* opened, but not usable yet (a database that is down) */
 	handlers_set_status_board(worker.app, board);
-	activity->counters.process_requests = 0;
-	activity->counters.store_down_since_ms = handlers_store_figures(worker.app)->down_since_ms;
+	atomic_store_explicit(&activity->counters.process_requests, 0, memory_order_relaxed);
+	atomic_store_explicit(&activity->counters.store_down_since_ms,
+			      handlers_store_figures(worker.app)->down_since_ms, memory_order_relaxed);
 	if (drop_privileges(options) != 0) {
 		handlers_destroy(worker.app);
 		return EX_CONFIG;
@@ -438,7 +373,8 @@ int worker_run_fastcgi(int listen_fd, const struct options *options, struct work
 		struct loop_source source = {store_wants, store_ready, store};
 		loop_set_source(loop, &source);
 	}
-	activity->ready = 1;
+	/* Release: whoever sees it ready sees the figures reset above. */
+	atomic_store_explicit(&activity->ready, 1, memory_order_release);
 	exit_code = loop_run(loop) == 0 ? 0 : 1;
 done:
 	/* The store first: queries still in flight are answered (503) through

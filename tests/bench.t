@@ -252,11 +252,8 @@ mkdir -p "$TMPDIR"
 bench_pid=$!
 on_exit "kill $bench_pid"
 static_pidfile=
-for _ in $(seq 1 150); do
-	static_pidfile=$(compgen -G "$TMPDIR/webapi-bench.*/run.*/static/lighttpd.pid" | head -n1)
-	[[ -n "$static_pidfile" && -s "$static_pidfile" ]] && break
-	sleep 0.1
-done
+wait_until 'static_pidfile=$(compgen -G "$TMPDIR/webapi-bench.*/run.*/static/lighttpd.pid" | head -n1)
+	[[ -n "$static_pidfile" && -s "$static_pidfile" ]]' 15
 check "the run got to its static server" test -s "$static_pidfile"
 stack_leader=$(cat "$(dirname "$(dirname "$static_pidfile")")/stack/stack.pid" 2>/dev/null)
 static_server=$(cat "$static_pidfile" 2>/dev/null)

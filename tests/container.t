@@ -147,12 +147,8 @@ run_container() {
 }
 # wait_http URL SECONDS: until URL answers 200.
 wait_http() {
-	local deadline=$((SECONDS + $2))
-	while ((SECONDS < deadline)); do
-		[[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1") == 200 ]] && return 0
-		sleep 0.2
-	done
-	return 1
+	local url=$1
+	wait_until '[[ $(curl -s -o /dev/null -w "%{http_code}" --max-time 2 "$url") == 200 ]]' "$2"
 }
 # answer URL: status line, headers but Date, and body, as bytes to compare.
 answer() {
@@ -248,19 +244,13 @@ mkfifo "$TEST_TMP/lock.sql"
 psql -X -q -h "$PG_TEST_DIR" -p "$PG_TEST_PORT" -U postgres -d ordersdb <"$TEST_TMP/lock.sql" >/dev/null 2>&1 &
 exec 7>"$TEST_TMP/lock.sql"
 echo "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE;" >&7
-for _ in $(seq 100); do
-	[[ $(held_sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-		WHERE c.relname = 'orders' AND l.mode = 'AccessExclusiveLock' AND l.granted") == 1 ]] && break
-	sleep 0.05
-done
+wait_until '[[ $(held_sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+		WHERE c.relname = '"'orders'"' AND l.mode = '"'AccessExclusiveLock'"' AND l.granted") == 1 ]]' 10
 first_request=$(date +%s%N)
 for i in $(seq 20); do
 	curl -s --max-time 10 -o "$TEST_TMP/held.$i" -w '%{http_code}' "http://127.0.0.1:$port/orders" >"$TEST_TMP/held.$i.status" &
 done
-for _ in $(seq 20); do
-	[[ $(held_sql "SELECT count(*) FROM pg_stat_activity WHERE usename = 'apiuser' AND wait_event_type = 'Lock'") -ge 1 ]] && break
-	sleep 0.05
-done
+wait_until "[[ \$(held_sql \"SELECT count(*) FROM pg_stat_activity WHERE usename = 'apiuser' AND wait_event_type = 'Lock'\") -ge 1 ]]" 3
 (
 	podman stop -t 10 "$PG_NAME" >/dev/null 2>"$TEST_TMP/stop-pg.err"
 	date +%s%N >"$TEST_TMP/stopped"

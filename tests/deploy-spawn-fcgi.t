@@ -15,15 +15,6 @@ chmod 711 "$TEST_TMP"
 RUN="$TEST_TMP/run"
 mkdir -m 711 "$RUN"
 
-# alive PID...: how many of them run. spawn-fcgi's children belong to init,
-# which may leave them a moment as zombies: those count as gone.
-alive() {
-	local pid count=0
-	for pid in "$@"; do
-		[[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == [^Z]* ]] && count=$((count + 1))
-	done
-	echo "$count"
-}
 # stop_spawned PIDFILE...: SIGTERM to the supervisors spawn-fcgi started
 # (they stop their workers), SIGKILL to anything left after 5 s.
 stop_spawned() {
@@ -33,10 +24,7 @@ stop_spawned() {
 	[[ -n "$pids" ]] || return 0
 	children=$(for pid in $pids; do pgrep -P "$pid"; done)
 	kill -TERM $pids 2>/dev/null
-	for _ in $(seq 50); do
-		[[ $(alive $pids $children) -eq 0 ]] && return 0
-		sleep 0.1
-	done
+	wait_until '[[ -z "$(alive $pids $children)" ]]' 5 && return 0
 	kill -KILL $pids $children 2>/dev/null
 }
 
@@ -44,12 +32,9 @@ count_children() { # PIDFILE: the workers under each supervisor, space-separated
 	local pid
 	for pid in $(cat "$1"); do pgrep -c -P "$pid"; done | tr '\n' ' ' | sed 's/ $//'
 }
-wait_for_spawned_children() { # PIDFILE EXPECTED
-	for _ in $(seq 50); do
-		[[ "$(count_children "$1")" == "$2" ]] && return 0
-		sleep 0.1
-	done
-	return 1
+wait_for_spawned_children() { # PIDFILE EXPECTED: up to 5 s
+	local pidfile=$1 expected=$2
+	wait_until '[[ "$(count_children "$pidfile")" == "$expected" ]]' 5
 }
 
 # --- spawn-fcgi: one supervisor with 4 workers on a unix socket ---
@@ -199,11 +184,7 @@ kill -HUP "$(head -n1 "$RUN/unix.pids")"
 kill -HUP "$(cat "$TEST_TMP/nginx-unix/nginx.pid")"
 sleep 1
 statuses=""
-for _ in $(seq 20); do
-	status=$(http GET "$NGINX_UNIX/")
-	statuses+="$status "
-	[[ "$status" == 502 ]] && break
-done
+wait_until 'status=$(http GET "$NGINX_UNIX/"); statuses+="$status "; [[ "$status" == 502 ]]' 5
 like "$statuses" '^(200 )*502 $' \
 	"with the socket given to root:root, nginx (www-data) cannot connect: 502 ($statuses)"
 chown www-data:www-data "$SOCKET"
@@ -215,7 +196,7 @@ supervisors=$(awk 1 "$RUN/unix.pids" "$RUN/tcp.pids")
 workers=$(for pid in $supervisors; do pgrep -P "$pid"; done)
 stop_spawned "$RUN/unix.pids" "$RUN/tcp.pids"
 # shellcheck disable=SC2086
-is "$(alive $supervisors $workers)" 0 \
+is "$(alive $supervisors $workers | wc -l)" 0 \
 	"SIGTERM to the $(wc -w <<<"$supervisors") supervisors: none of them or their $(wc -w <<<"$workers") workers is left"
 
 done_testing

@@ -40,13 +40,6 @@ done
 HELLO_BYTES=27
 ORDERS_BYTES=$(curl -s "$BASE_URL/orders" | wc -c)
 
-# wrk_counts FILE: "REQUESTS NON2XX SOCKET-ERRORS" from wrk's report.
-wrk_counts() {
-	awk '/requests in/ { requests = $1 }
-		/Non-2xx/ { non2xx = $NF }
-		/Socket errors/ { gsub(/,/, ""); errors = $4 + $6 + $8 + $10 }
-		END { printf "%d %d %d\n", requests, non2xx, errors }' "$1"
-}
 # log_counts FILE FROM-LINE BYTES: "LINES NON2XX TRUNCATED" among access-log
 # lines after FROM-LINE; a 200 whose body is not BYTES long is truncated.
 # wrk ends its run by closing its 50 connections whatever they are

@@ -13,7 +13,7 @@ LOG="$TEST_TMP/fuzz.log"
 DATABASE_URL="sqlite://$DB" "$RESPONDER" --listen "$SOCKET" --workers 2 --request-timeout 2 --keepalive-timeout 2 >/dev/null 2>"$LOG" &
 SUPERVISOR=$!
 on_exit "kill -STOP $SUPERVISOR; pkill -KILL -P $SUPERVISOR; kill -KILL $SUPERVISOR"
-for _ in $(seq 100); do [[ -S "$SOCKET" && $(pgrep -P $SUPERVISOR | wc -l) -eq 2 ]] && break; sleep 0.05; done
+wait_for_socket "$SOCKET" && wait_for_children 2
 started=$(awk '{ print $22 }' "/proc/$SUPERVISOR/stat")
 
 # Every case gets 100 ms; LONG_HOLDS silent peers hold 4 s each, past the

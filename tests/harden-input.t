@@ -162,7 +162,7 @@ SOCKET="$TEST_TMP/direct.sock"
 DATABASE_URL="sqlite://$DB" "$RESPONDER" --listen "$SOCKET" --workers 1 >/dev/null 2>"$TEST_TMP/direct.log" &
 direct_pid=$!
 on_exit "kill -STOP $direct_pid; pkill -KILL -P $direct_pid; kill -KILL $direct_pid"
-for _ in $(seq 100); do [[ -S "$SOCKET" && -n "$(pgrep -P $direct_pid)" ]] && break; sleep 0.05; done
+wait_until '[[ -S "$SOCKET" && -n "$(pgrep -P $direct_pid)" ]]' 5
 direct_worker=$(pgrep -P "$direct_pid") || bail_out "the responder on $SOCKET did not start: $(cat "$TEST_TMP/direct.log")"
 # direct DESCRIPTION STATUS [STDIN-FILE] -- VAR=VALUE...: one request made of
 # exactly these CGI parameters (plus DATABASE_URL), through cgi-fcgi.

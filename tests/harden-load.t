@@ -18,14 +18,13 @@ wrk_failures() {
 wrk_summary() { # FILE
 	grep -E 'requests in|Non-2xx|Socket errors' "$1" | sed 's/^ *//' | tr '\n' ';'
 }
-workers_back() { # KILLED-PID: up to 5 s for 2 workers, the killed one not among them
+two_workers_without() { # KILLED-PID
 	local now
-	for _ in $(seq 100); do
-		now=$(worker_pids)
-		[[ $(wc -w <<<"$now") -eq 2 && " $(echo $now) " != *" $1 "* ]] && return 0
-		sleep 0.05
-	done
-	return 1
+	now=$(worker_pids)
+	[[ $(wc -w <<<"$now") -eq 2 && " $(echo $now) " != *" $1 "* ]]
+}
+workers_back() { # KILLED-PID: up to 5 s for 2 workers, the killed one not among them
+	wait_until "two_workers_without $1" 5
 }
 
 # A worker SIGKILLed every second for 10 s under wrk -t2 -c20 on /orders:

@@ -74,17 +74,12 @@ on_exit "kill -KILL $workers"
 { kill -KILL "$SUPERVISOR" && wait "$SUPERVISOR"; } 2>/dev/null
 gone() {
 	local pid
-	for _ in $(seq 100); do
-		local alive=0
-		for pid in $workers; do
-			[[ -e /proc/$pid && "$(proc_field "$pid" State)" != Z* ]] && alive=1
-		done
-		((alive == 0)) && return 0
-		sleep 0.05
+	for pid in $workers; do
+		[[ -e /proc/$pid && "$(proc_field "$pid" State)" != Z* ]] && return 1
 	done
-	return 1
+	return 0
 }
-check "SIGKILL to a supervisor started as root: its unprivileged workers ($workers) exit too" gone
+check "SIGKILL to a supervisor started as root: its unprivileged workers ($workers) exit too" wait_until gone 5
 
 # The same through lighttpd, which starts the responder on an inherited socket.
 stack_up DATABASE_URL="sqlite://$DB" WORKERS=2

@@ -7,13 +7,8 @@ DB=$(seeded_database)
 export DATABASE_URL="sqlite://$DB"
 
 replaced() { # OLD-WORKER: up to 10 s for another one to take its place
-	local now
-	for _ in $(seq 200); do
-		now=$(children)
-		[[ -n "$now" && "$now" != "$1" ]] && return 0
-		sleep 0.05
-	done
-	return 1
+	local old=$1
+	wait_until '[[ -n "$(children)" && "$(children)" != "$old" ]]' 10
 }
 served_ok() { # URI
 	[[ "$(fcgi_get "$SOCKET" "$1" | head -n1)" == $'Status: 200 OK\r' ]]
@@ -106,7 +101,7 @@ wait_for_port 127.0.0.1 "$fake_port" || bail_out "fake-postgres did not listen"
 DATABASE_URL="postgresql://apiuser:apipassword@127.0.0.1:$fake_port/ordersdb?sslmode=disable&gssencmode=disable" \
 	start_responder watchdog --workers 1 --request-timeout 1
 wait_for_children 1 || bail_out "no worker started"
-for _ in $(seq 100); do served_ok / && break; sleep 0.1; done
+wait_until 'served_ok /' 10
 worker=$(children)
 fcgi_get "$SOCKET" /orders >/dev/null &
 waiter=$!
@@ -115,9 +110,7 @@ check "a worker whose request waits on its database past --request-timeout: the 
 	wait_for_log "$LOG" "worker $worker exceeded --request-timeout 1 s in one request, replacing it"
 check "it is replaced" replaced "$worker"
 check "the log names the request it was serving" grep -q "GET /orders" "$LOG"
-served_again=0
-for _ in $(seq 100); do served_ok / && served_again=1 && break; sleep 0.1; done
-is "$served_again" 1 "and the next request is served"
+check "and the next request is served" wait_until 'served_ok /' 10
 is "$(grep -c "killed by signal" "$LOG")" 1 "its death is logged once more by the supervisor"
 
 # SIGHUP twice under a request loop: every worker is replaced, no request fails.
@@ -149,7 +142,7 @@ wait_for_children 2 || bail_out "no workers started"
 	end-params end-stdin send read 20 >"$TEST_TMP/drained.out" &
 peer=$!
 on_exit "kill $peer"
-for _ in $(seq 200); do [[ -e "$TEST_TMP/half-sent" ]] && break; sleep 0.05; done
+wait_until '[[ -e "$TEST_TMP/half-sent" ]]' 10
 sleep 0.2
 workers=$(children | tr '\n' ' ')
 kill -TERM "$SUPERVISOR"
@@ -164,7 +157,7 @@ out=$(cat "$TEST_TMP/drained.out")
 is "${out#*$'\r\n\r\n'}" "$(expected_orders_json "$DB" 100 1000)" "and its whole /orders body"
 wait "$late"
 is "$?" 3 "a connection made after SIGTERM is closed unanswered"
-timeout 15 bash -c "while kill -0 $SUPERVISOR 2>/dev/null; do sleep 0.05; done"
+wait_until "! kill -0 $SUPERVISOR 2>/dev/null" 15
 wait "$SUPERVISOR"
 is "$?" 0 "the supervisor exits 0"
 left=0
@@ -181,7 +174,7 @@ on_exit "kill $silent"
 sleep 0.3
 kill -TERM "$SUPERVISOR"
 check "SIGTERM with a silent peer connected: the supervisor still exits (bounded by 15 s)" \
-	timeout 15 bash -c "while kill -0 $SUPERVISOR 2>/dev/null; do sleep 0.05; done"
+	wait_until "! kill -0 $SUPERVISOR 2>/dev/null" 15
 wait "$silent"
 is "$?" 3 "and the silent peer's connection is closed"
 

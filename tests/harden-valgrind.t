@@ -14,10 +14,7 @@ DATABASE_URL="sqlite://$DB" valgrind --tool=memcheck --leak-check=full --show-le
 	"$RESPONDER" --listen "$SOCKET" --workers 1 >/dev/null 2>"$TEST_TMP/responder.log" &
 SUPERVISOR=$!
 on_exit "kill -STOP $SUPERVISOR; pkill -KILL -P $SUPERVISOR; kill -KILL $SUPERVISOR"
-for _ in $(seq 300); do
-	[[ -S "$SOCKET" && -n "$(pgrep -P "$SUPERVISOR")" ]] && break
-	sleep 0.1
-done
+wait_until '[[ -S "$SOCKET" && -n "$(pgrep -P "$SUPERVISOR")" ]]' 30
 WORKER=$(pgrep -P "$SUPERVISOR")
 [[ -n "$WORKER" ]] || bail_out "the responder did not start under valgrind: $(cat "$TEST_TMP/responder.log")"
 
@@ -42,7 +39,7 @@ is "$(ask 50 DELETE /orders)" "50 Status: 405 Method Not Allowed " "50 x DELETE"
 is "$(pgrep -P "$SUPERVISOR")" "$WORKER" "one worker served them all"
 
 kill -TERM "$SUPERVISOR"
-timeout 60 bash -c "while kill -0 $SUPERVISOR 2>/dev/null; do sleep 0.1; done"
+wait_until "! kill -0 $SUPERVISOR 2>/dev/null" 60
 wait "$SUPERVISOR"
 is "$?" 0 "the supervisor, stopped by SIGTERM, exits 0 (memcheck's error exit would be 99)"
 

@@ -35,7 +35,7 @@ two_slots() { # ADDRESS LABEL
 		wait-for "$TEST_TMP/second-done" get / send answer 5 "$TEST_TMP/k2" >"$TEST_TMP/kept" &
 	kept=$!
 	on_exit "kill $kept"
-	for _ in $(seq 100); do [[ -e "$TEST_TMP/first-answered" ]] && break; sleep 0.05; done
+	wait_until '[[ -e "$TEST_TMP/first-answered" ]]' 5
 	sleep 0.2
 	out=$("$PEER" "$address" get / send answer 5 "$TEST_TMP/second")
 	touch "$TEST_TMP/second-done"
@@ -58,10 +58,7 @@ full_of_partials() { # ADDRESS LABEL
 		partials+=($!)
 		on_exit "kill $!"
 	done
-	for _ in $(seq 100); do
-		[[ $(find "$TEST_TMP" -name "partial-$label-*" | wc -l) -eq $PARTIALS ]] && break
-		sleep 0.05
-	done
+	wait_until '[[ $(find "$TEST_TMP" -name "partial-$label-*" | wc -l) -eq $PARTIALS ]]' 5
 	diag "$label: $PARTIALS partial requests held; control requests for $HOLD_SECONDS s"
 	sleep "$HOLD_SECONDS"
 	watch_end "$label: --max-connections 8, 2 workers, $PARTIALS unfinished requests held"

@@ -45,13 +45,6 @@ log_counts() {
 			printf "%d %d %d\n", NR, good, other
 		}'
 }
-# wrk_counts FILE: "REQUESTS NON2XX SOCKET-ERRORS" from wrk's report.
-wrk_counts() {
-	awk '/requests in/ { requests = $1 }
-		/Non-2xx/ { non2xx = $NF }
-		/Socket errors/ { gsub(/,/, ""); errors = $4 + $6 + $8 + $10 }
-		END { printf "%d %d %d\n", requests, non2xx, errors }' "$1"
-}
 front_errors() {
 	grep -ciE 'fastcgi|error|fail|reset|timed out' "$FRONT_DIR/error.log" || true
 }
@@ -132,7 +125,7 @@ signals_under_load() { # ADDRESS LABEL
 	old=$SUPERVISOR
 	kill -USR2 "$SUPERVISOR"
 	wait "$load"
-	for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+	wait_until "! kill -0 $old 2>/dev/null" 10
 	new=$(status_pid "$address")
 	if [[ -n "$new" ]]; then
 		on_exit "kill -KILL $new; pkill -KILL -P $new"
@@ -159,10 +152,7 @@ raw_signal() { # ADDRESS LABEL SIGNAL
 		pids+=($!)
 		on_exit "kill $!"
 	done
-	for _ in $(seq 100); do
-		[[ $(find "$dir" -name 'ready*' | wc -l) -eq $((2 * PEERS)) ]] && break
-		sleep 0.05
-	done
+	wait_until '[[ $(find "$dir" -name "ready*" | wc -l) -eq $((2 * PEERS)) ]]' 5
 	old=$SUPERVISOR
 	kill "-$signal" "$SUPERVISOR"
 	touch "$dir/go-now"
@@ -179,7 +169,7 @@ raw_signal() { # ADDRESS LABEL SIGNAL
 		[[ "$(grep -c '^end id=1 protocol=0 status=200 ' "$dir/out$i")" -eq 2 ]] || diag "$label: SIG$signal: peer $i: ${out:-nothing}"
 	done
 	if [[ "$signal" == USR2 ]]; then
-		for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+		wait_until "! kill -0 $old 2>/dev/null" 10
 		local new
 		new=$(status_pid "$address")
 		[[ -n "$new" ]] && on_exit "kill -KILL $new; pkill -KILL -P $new" && SUPERVISOR=$new

@@ -98,15 +98,12 @@ try_responder() {
 	"$RESPONDER" --listen "$address" "$@" >/dev/null 2>"$LOG" &
 	SUPERVISOR=$!
 	on_exit "kill -STOP $SUPERVISOR; pkill -KILL -P $SUPERVISOR; kill -KILL $SUPERVISOR"
-	for _ in $(seq 100); do
-		kill -0 "$SUPERVISOR" 2>/dev/null || break
-		if [[ "$kind" == unix ]]; then
-			[[ -S "$address" ]] && break
-		else
-			(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-		fi
-		sleep 0.1
-	done
+	# Until it listens, or has exited (a refusal, checked next).
+	if [[ "$kind" == unix ]]; then
+		wait_until '! kill -0 "$SUPERVISOR" 2>/dev/null || [[ -S "$address" ]]' 10
+	else
+		wait_until '! kill -0 "$SUPERVISOR" 2>/dev/null || can_connect 127.0.0.1 "$PORT"' 10
+	fi
 	check "$kind: the responder starts with $*" kill -0 "$SUPERVISOR"
 	kill -0 "$SUPERVISOR" 2>/dev/null || diag "$kind: $(grep -m1 . "$LOG")"
 }

@@ -34,7 +34,7 @@ wait_for_port 127.0.0.1 "$port" || bail_out "fake-postgres did not listen"
 DATABASE_URL="postgresql://apiuser:apipassword@127.0.0.1:$port/ordersdb?sslmode=disable&gssencmode=disable" \
 	start_responder busy --workers 1
 wait_for_children 1 || bail_out "no worker started"
-for _ in $(seq 50); do fcgi_get "$SOCKET" / | grep -q '^Status: 200' && break; sleep 0.1; done
+wait_until 'fcgi_get "$SOCKET" / | grep -q "^Status: 200"' 5
 fcgi_get "$SOCKET" '/orders?limit=7' >/dev/null &
 on_exit "kill $!"
 sleep 0.5

@@ -104,11 +104,7 @@ out=$(env -i REQUEST_METHOD=GET REQUEST_URI=/ SCRIPT_NAME=/ cgi-fcgi -bind -conn
 is "${out#*$'\r\n\r\n'}" '{"message":"Hello, World!"}' "and GET /"
 supervisor=$(cat "$run/pid")
 kill -TERM "$supervisor"
-for _ in $(seq 50); do
-	kill -0 "$supervisor" 2>/dev/null || break
-	sleep 0.1
-done
-check "SIGTERM stops it" bash -c "! kill -0 $supervisor 2>/dev/null"
+check "SIGTERM stops it" wait_until "! kill -0 $supervisor 2>/dev/null" 5
 
 mv "$SRC.away" "$SRC"
 make -s -C "$SRC" uninstall PREFIX="$prefix" >>"$TEST_TMP/install.log" 2>&1

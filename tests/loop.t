@@ -10,14 +10,6 @@ HELLO='{"message":"Hello, World!"}'
 ORDERS=$(expected_orders_json "$DB" 100 1000)
 PAGE=$(expected_orders_json "$DB" 3 7)
 
-body_of() { # FILE: the body after the CGI head
-	local answer
-	answer=$(cat "$1")
-	printf '%s' "${answer#*$'\r\n\r\n'}"
-}
-millis() {
-	date +%s%3N
-}
 served_at() { # ADDRESS: GET / answered 200
 	[[ "$(fcgi_get "$1" / | head -n1)" == $'Status: 200 OK\r' ]]
 }
@@ -91,7 +83,7 @@ protocol_checks() { # ADDRESS LABEL
 	"$HOLD" "$address" 2000 "$TEST_TMP/held-$label" &
 	local holder=$!
 	on_exit "kill $holder"
-	for _ in $(seq 300); do [[ -s "$TEST_TMP/held-$label" ]] && break; sleep 0.05; done
+	wait_until '[[ -s "$TEST_TMP/held-$label" ]]' 15
 	is "$(cat "$TEST_TMP/held-$label" 2>/dev/null)" 2000 "$label: 2,000 idle connections are open"
 	local started elapsed
 	started=$(millis)
@@ -151,10 +143,7 @@ outage() { # SIGNAL: ms from the signal to the next answered GET /
 	worker=$(children)
 	started=$(millis)
 	kill "-$1" "$worker"
-	for _ in $(seq 400); do
-		served_at "$SOCKET" && break
-		sleep 0.02
-	done
+	wait_until 'served_at "$SOCKET"' 8 >&2
 	echo $(($(millis) - started))
 }
 ms=$(outage KILL)

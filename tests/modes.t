@@ -63,7 +63,7 @@ port=$(free_port)
 "$RESPONDER" --listen ":$port" --workers 2 2>"$TEST_TMP/tcp.log" &
 tcp_pid=$!
 on_exit "kill -KILL $tcp_pid"
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+wait_for_port 127.0.0.1 "$port"
 out=$(fcgi_get "127.0.0.1:$port" '/orders?limit=1&offset=0')
 is "${out#*$'\r\n\r\n'}" "$(expected_orders_json "$DB" 1 0)" "cgi-fcgi over TCP: a page of /orders"
 check ":PORT binds the loopback only" grep -q "127.0.0.1:$port" <(ss -Hltn "sport = :$port")

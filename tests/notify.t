@@ -53,7 +53,7 @@ like "$(grep -m1 '^STATUS=' "$MESSAGES")" '^STATUS=2 workers \([0-9]+ active\), 
 
 kill -HUP "$SUPERVISOR"
 check "SIGHUP: RELOADING=1" wait_for_log "$MESSAGES" '^RELOADING=1'
-check "then READY=1 again, once the new workers serve" bash -c "[[ \$(grep -c '^READY=1' '$MESSAGES') -ge 2 ]] || { sleep 3; [[ \$(grep -c '^READY=1' '$MESSAGES') -ge 2 ]]; }"
+check "then READY=1 again, once the new workers serve" wait_until '[[ $(grep -c "^READY=1" "$MESSAGES") -ge 2 ]]' 3
 like "$(fcgi_get "$SOCKET" /)" '^Status: 200 OK' "and it serves"
 
 kill -TERM "$SUPERVISOR"
@@ -104,8 +104,7 @@ new=$(grep -m1 -oE '^MAINPID=[0-9]+ \| STATUS=handed' "$MESSAGES2" | grep -oE '[
 on_exit "kill -KILL $new; pkill -KILL -P $new"
 check "MAINPID= names the new supervisor, not the old ($new)" test -n "$new" -a "$new" != "$old"
 like "$(grep "MAINPID=$new" "$MESSAGES2" | head -n1)" "^READY=1 \| MAINPID=$new$" "which said READY=1 itself first"
-for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
-check "the old supervisor is gone" bash -c "! kill -0 $old 2>/dev/null"
+check "the old supervisor is gone" wait_until "! kill -0 $old 2>/dev/null" 10
 like "$(fcgi_get "$SOCKET" /)" '^Status: 200 OK' "the new one serves the same socket"
 sleep 1.2
 check "and sends WATCHDOG=1 (WATCHDOG_PID is its pid now)" \

@@ -12,12 +12,7 @@ perl -MIO::Socket::UNIX -e '$s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die 
 on_exit "kill -KILL $!"
 sleep 0.5
 kill -KILL "$SUPERVISOR"
-gone=1
-for _ in $(seq 20); do
-	kill -0 "$worker" 2>/dev/null || { gone=0; break; }
-	sleep 0.1
-done
-check "the worker is gone within 2 s of its supervisor's SIGKILL" test "$gone" -eq 0
+check "the worker is gone within 2 s of its supervisor's SIGKILL" wait_until "! kill -0 $worker 2>/dev/null" 2
 # The socket file is still there: start_responder's wait would not tell.
 "$RESPONDER" --listen "$SOCKET" --workers 1 2>"$TEST_TMP/second.log" &
 second=$!

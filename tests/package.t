@@ -100,10 +100,7 @@ users=$(ps -o user= -p "$(pgrep -d, -f '^/usr/sbin/webapi-fcgi ')" | sort -u | t
 is "$users" "www-data " "the responder lighttpd spawned runs as www-data"
 responders=$(pgrep -f '^/usr/sbin/webapi-fcgi ' | tr '\n' ' ')
 kill -TERM "$lighttpd_pid"
-for _ in $(seq 100); do
-	kill -0 "$lighttpd_pid" 2>/dev/null || pgrep -f '^/usr/sbin/webapi-fcgi ' >/dev/null || break
-	sleep 0.1
-done
+wait_until "! kill -0 $lighttpd_pid 2>/dev/null && ! pgrep -f '^/usr/sbin/webapi-fcgi ' >/dev/null" 10
 check "lighttpd stopped, and with it its responders ($responders)" \
 	bash -c "! kill -0 $lighttpd_pid 2>/dev/null && ! pgrep -f '^/usr/sbin/webapi-fcgi ' >/dev/null"
 

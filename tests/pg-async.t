@@ -4,9 +4,6 @@ source "$(dirname "$0")/lib/common.sh"
 source "$ROOT/tests/lib/pg.sh"
 
 FAKE="$ROOT/tests/lib/fake-postgres"
-millis() {
-	date +%s%3N
-}
 # hammer N URI: N clients asking for URI over and over; HAMMERS holds their pids.
 hammer() {
 	local client
@@ -36,11 +33,7 @@ time_hellos() {
 	done
 }
 wait_until_serving() { # up to 10 s for GET / to be answered
-	for _ in $(seq 100); do
-		answers_hello && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_until answers_hello 10
 }
 
 # A database that accepts connections and never answers: GET / is answered
@@ -91,7 +84,7 @@ pg_start >/dev/null || bail_out "cannot start a throwaway PostgreSQL"
 "$ROOT/scripts/seed-db" --postgres "$PG_TEST_URL" >/dev/null 2>&1 || bail_out "seed-db --postgres failed"
 DB=$(seeded_database)
 EXPECTED=$(expected_orders_json "$DB" 100 1000)
-body_of() {
+get_body() { # URI: the body of GET URI on the responder's socket (body_of reads a file)
 	local answer
 	answer=$(fcgi_get "$SOCKET" "$1")
 	printf '%s' "${answer#*$'\r\n\r\n'}"
@@ -124,7 +117,7 @@ start_responder pipeline --workers 1
 wait_until_serving || bail_out "the responder did not start serving"
 clients=()
 for client in $(seq 16); do
-	body_of /orders >"$TEST_TMP/concurrent-$client" &
+	get_body /orders >"$TEST_TMP/concurrent-$client" &
 	clients+=($!)
 done
 wait "${clients[@]}"
@@ -147,11 +140,11 @@ check "... and more than one query was in flight at once on its connection (at m
 # column types are prepared again, and the next request is served.
 start_responder schema --workers 1
 wait_until_serving || bail_out "the responder did not start serving"
-is "$(body_of /orders)" "$EXPECTED" "before the change: the contract's bytes"
+is "$(get_body /orders)" "$EXPECTED" "before the change: the contract's bytes"
 pg_query 'ALTER TABLE orders ALTER COLUMN total_cents TYPE bigint' >/dev/null
-is "$(body_of /orders)" "$EXPECTED" "ALTER TABLE ... total_cents TYPE bigint: the next /orders is 200 with the same bytes"
+is "$(get_body /orders)" "$EXPECTED" "ALTER TABLE ... total_cents TYPE bigint: the next /orders is 200 with the same bytes"
 pg_query 'ALTER TABLE orders ALTER COLUMN status TYPE varchar(100)' >/dev/null
-is "$(body_of /orders)" "$EXPECTED" "ALTER TABLE ... status TYPE varchar(100): the same"
+is "$(get_body /orders)" "$EXPECTED" "ALTER TABLE ... status TYPE varchar(100): the same"
 # The queries of one turn of the loop go out as one batch: a type changed
 # under them fails the first and aborts the rest of its batch, and each of
 # them is run again. The worker is stopped while 8 requests queue up, so
@@ -160,7 +153,7 @@ worker=$(children | head -n1)
 kill -STOP "$worker"
 clients=()
 for client in $(seq 8); do
-	body_of /orders >"$TEST_TMP/under-alter-$client" &
+	get_body /orders >"$TEST_TMP/under-alter-$client" &
 	clients+=($!)
 done
 sleep 0.3
@@ -174,7 +167,7 @@ done
 is "$same" 8 "8 /orders in one batch on statements the type change made stale: all 8 answered with the contract's bytes"
 # Types the binary result format does not read (numeric here) are read as text.
 pg_query 'ALTER TABLE orders ALTER COLUMN total_cents TYPE numeric' >/dev/null
-is "$(body_of /orders)" "$EXPECTED" "ALTER TABLE ... total_cents TYPE numeric: the same bytes, read as text"
+is "$(get_body /orders)" "$EXPECTED" "ALTER TABLE ... total_cents TYPE numeric: the same bytes, read as text"
 pg_query 'ALTER TABLE orders ALTER COLUMN total_cents TYPE integer' >/dev/null
 # The server ends a session under a query in flight (what a restart or
 # pg_terminate_backend does: FATAL 57P01): the query is sent again on a
@@ -189,12 +182,12 @@ terminated=$(pg_query "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_acti
 wait "$locker" "$asker"
 is "$(head -n1 "$TEST_TMP/terminated" | tr -d '\r')${terminated:+ (terminated $terminated)}" "Status: 200 OK (terminated 1)" \
 	"a backend terminated under a query in flight: the query is run again on a new connection, 200"
-is "$(body_of /health)" '{"status":"ok"}' "/health is ok"
+is "$(get_body /health)" '{"status":"ok"}' "/health is ok"
 pg_query 'ALTER TABLE orders RENAME TO orders_away' >/dev/null
 like "$(fcgi_get "$SOCKET" /health)" $'^Status: 503 .*\\{"status":"unavailable"\\}$' \
 	"the orders table gone: /health is 503 on PostgreSQL"
 pg_query 'ALTER TABLE orders_away RENAME TO orders' >/dev/null
-is "$(body_of /health)" '{"status":"ok"}' "and ok again once it is back"
+is "$(get_body /health)" '{"status":"ok"}' "and ok again once it is back"
 
 # A timestamptz column and a role whose time zone is Europe/Berlin: the
 # session runs in UTC, so the bytes are those of the timestamp column.
@@ -208,7 +201,7 @@ again=$(sed -n 's/.* \([0-9]*\) run again.*/\1/p' "$LOG" | head -n1)
 check "... each of the 8 was run once more (the worker ran ${again:-?} again: 1 stale, 7 aborted with it, 1 read as text)" \
 	test "${again:-0}" -ge 9
 sleep 1
-is "$(body_of /orders)" "$EXPECTED" "timestamptz column, role time zone Europe/Berlin: bytes identical to the timestamp column's"
+is "$(get_body /orders)" "$EXPECTED" "timestamptz column, role time zone Europe/Berlin: bytes identical to the timestamp column's"
 kill -TERM "$SUPERVISOR"
 
 # More workers than the server takes connections (32 against 10, three
@@ -257,22 +250,19 @@ pg_start_server >/dev/null || bail_out "PostgreSQL did not restart"
 export DATABASE_URL="sqlite://$DB"
 start_responder sqlite-health --workers 1
 wait_until_serving || bail_out "the SQLite responder did not start serving"
-is "$(body_of /health)" '{"status":"ok"}' "SQLite: /health is ok"
+is "$(get_body /health)" '{"status":"ok"}' "SQLite: /health is ok"
 # A worker holds a shared lock on the file it opened (locking_mode
 # EXCLUSIVE): a writer in place is refused, the worker goes on.
 sqlite3 "$DB" 'DROP TABLE orders' 2>"$TEST_TMP/drop.err"
 dropped=$?
 check "SQLite: DROP TABLE in place while the file is served is refused (sqlite3 exits $dropped)" test "$dropped" -ne 0
 like "$(cat "$TEST_TMP/drop.err")" "database is locked" "... as locked"
-is "$(body_of /health)" '{"status":"ok"}' "... and /health is still ok"
+is "$(get_body /health)" '{"status":"ok"}' "... and /health is still ok"
 # A file without the table moved into place (as scripts/seed-db moves
 # its new file), then SIGHUP: the new worker opens it.
 cp "$DB" "$DB.new" && sqlite3 "$DB.new" 'DROP TABLE orders' && mv -f "$DB.new" "$DB"
 kill -HUP "$SUPERVISOR"
-for _ in $(seq 50); do
-	[[ "$(fcgi_get "$SOCKET" /health)" == "Status: 503"* ]] && break
-	sleep 0.1
-done
+wait_until '[[ "$(fcgi_get "$SOCKET" /health)" == "Status: 503"* ]]' 5
 like "$(fcgi_get "$SOCKET" /health)" $'^Status: 503 .*\\{"status":"unavailable"\\}$' \
 	"SQLite: a file without the orders table, after SIGHUP: /health is 503"
 is "$(fcgi_get "$SOCKET" / | tail -c 27)" '{"message":"Hello, World!"}' "and / is still answered"

@@ -28,9 +28,6 @@ held_on_primary() {
 held_on_standby() {
 	standby_query "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'webapi-fcgi'"
 }
-millis() {
-	date +%s%3N
-}
 # load COUNT: COUNT /orders by 4 clients at once (at most 4 in flight);
 # each answer a line "STATUS MILLISECONDS" in $TEST_TMP/codes.
 load() {
@@ -99,10 +96,7 @@ standby_serves_stack() {
 	worker=$(worker_pids | head -n 1)
 	supervisor=$(ps -o ppid= -p "$worker" | tr -d ' ')
 	kill -HUP "$supervisor"
-	for _ in $(seq 150); do
-		[[ "$(held_on_primary) $(held_on_standby)" == "0 $STACK_WORKERS" ]] && return 0
-		sleep 0.1
-	done
+	wait_until '[[ "$(held_on_primary) $(held_on_standby)" == "0 $STACK_WORKERS" ]]' 30 && return 0
 	bail_out "the stack's workers did not connect to the restarted standby: $(held_on_primary) on the primary, $(held_on_standby) on it"
 }
 # stop_under_load CLIENTS: the standby stops 1.5 s into 5 s of load;

@@ -12,12 +12,6 @@ descendants() {
 		descendants "$child"
 	done
 }
-alive() { # PID...: those still running (a zombie counts as gone)
-	local pid
-	for pid in "$@"; do
-		[[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == [^Z]* ]] && echo "$pid"
-	done
-}
 
 # setsid: its own process group, as under a process manager; the terminal's
 # Ctrl-C is not what stops it here.
@@ -25,10 +19,7 @@ DATABASE_URL="sqlite://$DB" PORT=$port WORKERS=2 STACK_DIR="$TEST_TMP/stack" \
 	setsid make -s -C "$ROOT" run >"$TEST_TMP/run.log" 2>&1 </dev/null &
 make_pid=$!
 on_exit "kill -KILL -- -$make_pid"
-for _ in $(seq 100); do
-	curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/" 2>/dev/null && break
-	sleep 0.1
-done
+wait_until 'curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/" 2>/dev/null' 10
 is "$(curl -s --max-time 5 "http://127.0.0.1:$port/")" '{"message":"Hello, World!"}' "make run serves GET /"
 mapfile -t started < <(descendants "$make_pid")
 names=$(for pid in "${started[@]}"; do ps -o comm= -p "$pid"; done | sort | uniq -c | awk '{print $2 " x" $1}' | tr '\n' ' ')
@@ -37,10 +28,7 @@ check "lighttpd took the place of scripts/stack (exec): it is make's own child" 
 	bash -c "[[ \"\$(ps -o comm= -p \$(pgrep -P $make_pid | head -n1))\" == lighttpd ]]"
 
 kill -TERM "$make_pid"
-for _ in $(seq 100); do
-	[[ -z "$(alive "$make_pid" "${started[@]}")" ]] && break
-	sleep 0.1
-done
+wait_until '[[ -z "$(alive "$make_pid" "${started[@]}")" ]]' 10
 is "$(alive "$make_pid" "${started[@]}" | tr '\n' ' ')" "" "SIGTERM to make: make, lighttpd and every responder are gone within 10 s"
 check "the port is free again" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null"
 is "$(ss -Hltn "sport = :$port")" "" "and nothing listens on it"

@@ -19,8 +19,7 @@ perl -MSocket -MIO::Socket::UNIX -MFcntl -e '
 	open(my $flag, ">", $ready); close($flag);
 	sleep 60;' "$socket" "$TEST_TMP/ready" &
 on_exit "kill -KILL $!"
-for _ in $(seq 50); do [[ -e "$TEST_TMP/ready" ]] && break; sleep 0.1; done
-[[ -e "$TEST_TMP/ready" ]] || bail_out "the busy listener did not start"
+wait_until '[[ -e "$TEST_TMP/ready" ]]' 5 || bail_out "the busy listener did not start"
 
 started=$(date +%s%N)
 timeout -s KILL 6 "$RESPONDER" --listen "$socket" --workers 1 >/dev/null 2>"$TEST_TMP/out.log"

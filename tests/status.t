@@ -12,9 +12,6 @@ body() {
 	sed '1,/^\r$/d'
 }
 # field JSON PATH: a value of a JSON document, by a Python expression on "d".
-field() {
-	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); v = eval(sys.argv[2]); print(json.dumps(v) if isinstance(v, (dict, list)) or v is None else v)' "$1" "$2"
-}
 # metric TEXT LINE-PREFIX: the value on the metrics line starting with LINE-PREFIX + " ".
 metric() {
 	grep -F "$2 " <<<"$1" | grep -v '^#' | awk -v name="$2" '$1 == name { print $2 }'
@@ -113,7 +110,7 @@ done
 	>/dev/null 2>&1 &
 peer=$!
 on_exit "kill $peer"
-for _ in $(seq 100); do [[ -e "$TEST_TMP/kept" ]] && break; sleep 0.05; done
+wait_until '[[ -e "$TEST_TMP/kept" ]]' 5
 json=$(fcgi_get "$SOCKET" /status | body)
 is "$(field "$json" 'd["kept_connections"]') $(field "$json" 'd["connections"]')" "1 2" \
 	"a kept connection: kept_connections 1, connections 2 (with the status request's)"
@@ -149,10 +146,7 @@ fcgi_get "$SOCKET" / >/dev/null
 pg_query "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(0.3); COMMIT;" >/dev/null &
 locker=$!
 # The lock is taken once pg_stat_activity shows the sleep.
-for _ in $(seq 50); do
-	[[ $(pg_query "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(0.3)%' AND pid <> pg_backend_pid()") == 1 ]] && break
-	sleep 0.05
-done
+wait_until "[[ \$(pg_query \"SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(0.3)%' AND pid <> pg_backend_pid()\") == 1 ]]" 5
 like "$(fcgi_get "$SOCKET" /orders)" '^Status: 200 OK' "GET /orders waits for the locked table, then 200"
 wait "$locker"
 check "the slow request is logged, naming its peer and GET /orders" wait_for_log "$LOG" 'slow request: status 200 took .*; peer [^,]+, request GET /orders$'

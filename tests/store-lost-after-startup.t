@@ -8,11 +8,8 @@ status_of() {
 }
 # wait_for_status URI CODE: up to 10 s.
 wait_for_status() {
-	for _ in $(seq 100); do
-		[[ "$(status_of "$1")" == "$2" ]] && return 0
-		sleep 0.1
-	done
-	return 1
+	local uri=$1 code=$2
+	wait_until '[[ "$(status_of "$uri")" == "$code" ]]' 10
 }
 
 db=$(seeded_database)

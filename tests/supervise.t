@@ -5,14 +5,7 @@ source "$(dirname "$0")/lib/common.sh"
 DB=$(seeded_database)
 stack_up DATABASE_URL="sqlite://$DB" WORKERS=2 BACKENDS=1
 
-wait_for_workers() { # COUNT: up to 5 s
-	for _ in $(seq 50); do
-		[[ $(worker_pids | wc -l) -eq $1 ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-check "2 workers run" wait_for_workers 2
+check "2 workers run" wait_for_children 2 worker_pids
 before=$(worker_pids | sort)
 worker_user=$(ps -o user= -p "$(echo "$before" | head -n1)")
 if [[ $(id -u) -ne 0 ]]; then
@@ -23,7 +16,7 @@ fi
 
 victim=$(echo "$before" | head -n1)
 kill -KILL "$victim"
-check "after SIGKILL of worker $victim, 2 workers run again" wait_for_workers 2
+check "after SIGKILL of worker $victim, 2 workers run again" wait_for_children 2 worker_pids
 after=$(worker_pids | sort)
 check "the killed worker was replaced by a new process" bash -c "! grep -qx '$victim' <<<'$after'"
 
@@ -37,7 +30,7 @@ is "$failures" 0 "200 requests after the kill: none failed"
 # Kills under load: every request after each replacement succeeds.
 for round in 1 2 3; do
 	kill -KILL "$(worker_pids | head -n1)"
-	wait_for_workers 2 || true
+	wait_for_children 2 worker_pids || true
 	failures=0
 	for _ in $(seq 30); do
 		code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE_URL/")
@@ -52,17 +45,13 @@ pids=$(stack_pids)
 leader=$(cat "$STACK_DIR/stack.pid")
 kill -TERM "$leader"
 gone() {
-	for _ in $(seq 100); do
-		local alive=0 pid
-		for pid in $pids; do
-			kill -0 "$pid" 2>/dev/null && [[ "$(ps -o stat= -p "$pid")" != Z* ]] && alive=1
-		done
-		[[ $alive -eq 0 ]] && return 0
-		sleep 0.1
+	local pid
+	for pid in $pids; do
+		kill -0 "$pid" 2>/dev/null && [[ "$(ps -o stat= -p "$pid")" != Z* ]] && return 1
 	done
-	return 1
+	return 0
 }
-check "SIGTERM to lighttpd: lighttpd, the supervisor and every worker exit" gone
+check "SIGTERM to lighttpd: lighttpd, the supervisor and every worker exit" wait_until gone 10
 
 # The responder's own SIGTERM handling: in-flight requests finish.
 socket="$TEST_TMP/drain.sock"

@@ -27,15 +27,11 @@ replace_binary() {
 status_of() {
 	fcgi_get "$1" '/status?full' | sed '1,/^\r$/d'
 }
-field() {
-	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
-}
 # upgraded OLD-PID ADDRESS BIN-DIR WHAT: waits for OLD-PID to exit, then checks
 # what serves ADDRESS: the new version, in every worker, under a new supervisor.
 upgraded() {
 	local old=$1 address=$2 dir=$3 what=$4 json new workers exes
-	for _ in $(seq 150); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
-	check "$what: the old supervisor is gone" bash -c "! kill -0 $old 2>/dev/null"
+	check "$what: the old supervisor is gone" wait_until "! kill -0 $old 2>/dev/null" 15
 	json=$(status_of "$address")
 	new=$(field "$json" 'd["pid"]')
 	on_exit "kill -KILL $new; pkill -KILL -P $new"
@@ -92,8 +88,7 @@ check "the log tells the hand-over" grep -q 'SIGUSR2: the new copy (pid [0-9]*) 
 upgraded "$SUPERVISOR" "$SOCKET" "$BIN" "--listen"
 check "--listen: the socket path is unchanged" test -S "$SOCKET"
 kill -TERM "$NEW_SUPERVISOR"
-for _ in $(seq 100); do [[ -S "$SOCKET" ]] || break; sleep 0.1; done
-check "the new supervisor, stopped, removes the socket it now owns" test ! -e "$SOCKET"
+check "the new supervisor, stopped, removes the socket it now owns" wait_until '[[ ! -e "$SOCKET" ]]' 10
 
 # --- systemd socket activation (LISTEN_FDS, fd 3) ---
 BIN="$TEST_TMP/bin-systemd"

@@ -30,11 +30,7 @@ DATABASE_URL="sqlite://$db" start_responder capped --workers 1 --max-worker-rss 
 wait_for_children 1 || bail_out "no worker started: $(cat "$LOG")"
 first=$(children)
 like "$(fcgi_get "$SOCKET" /)" $'^Status: 200 OK\r' "with --max-worker-rss 1 the request is answered"
-for _ in $(seq 50); do
-	[[ -n "$(children)" && "$(children)" != "$first" ]] && break
-	sleep 0.1
-done
-check "and its worker is replaced by a fresh one" test -n "$(children)" -a "$(children)" != "$first"
+check "and its worker is replaced by a fresh one" wait_until '[[ -n "$(children)" && "$(children)" != "$first" ]]' 5
 check "the log says why" grep -q 'max-worker-rss' "$LOG"
 check "the exit is not a failure" bash -c "! grep -q 'exited with status' '$LOG'"
 done_testing

@@ -84,6 +84,15 @@ stack_pids() {
 	pgrep -s "$leader" || true
 }
 
+# alive PID...: those of them still running, one a line. A zombie counts as
+# gone: init may leave spawn-fcgi's orphans a moment as zombies.
+alive() {
+	local pid
+	for pid in "$@"; do
+		[[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == [^Z]* ]] && echo "$pid"
+	done
+}
+
 # worker_pids: the responders' worker processes (children of a supervisor).
 worker_pids() {
 	local supervisor
@@ -104,6 +113,29 @@ http() {
 }
 header() {
 	grep -i "^$1:" "$TEST_TMP/headers" | head -n1 | cut -d' ' -f2- | tr -d '\r'
+}
+
+# millis: the clock in milliseconds, for timing a request.
+millis() {
+	date +%s%3N
+}
+# body_of FILE: the body of the CGI answer in FILE, after its head.
+body_of() {
+	local answer
+	answer=$(cat "$1")
+	printf '%s' "${answer#*$'\r\n\r\n'}"
+}
+# wrk_counts FILE: "REQUESTS NON2XX SOCKET-ERRORS" from wrk's report.
+wrk_counts() {
+	awk '/requests in/ { requests = $1 }
+		/Non-2xx/ { non2xx = $NF }
+		/Socket errors/ { gsub(/,/, ""); errors = $4 + $6 + $8 + $10 }
+		END { printf "%d %d %d\n", requests, non2xx, errors }' "$1"
+}
+# field JSON EXPRESSION: EXPRESSION, python over the parsed JSON as d
+# (d["pid"]); objects, lists and null printed as JSON.
+field() {
+	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); v = eval(sys.argv[2]); print(json.dumps(v) if isinstance(v, (dict, list)) or v is None else v)' "$1" "$2"
 }
 
 # expected_orders_json DB LIMIT OFFSET: the contract's bytes for those rows,
@@ -176,40 +208,53 @@ activate() {
 	' "$@"
 }
 
-# wait_for_socket PATH: up to 5 s for a unix socket to appear.
-wait_for_socket() {
-	for _ in $(seq 50); do
-		[[ -S "$1" ]] && return 0
-		sleep 0.1
+# wait_until CONDITION TIMEOUT: runs CONDITION (shell code, evaluated in the
+# caller's scope: a command, a function, a [[ test ]]; $1 there is not the
+# caller's $1, so copy it to a local first) every 0.05 s until it
+# succeeds, and once more at the deadline. Fails after TIMEOUT seconds
+# (fractions allowed), with a diagnostic naming CONDITION, so the check or
+# bail_out around it says what never happened. The deadline is a clock, not
+# a count of tries: a slow CONDITION (a request, a query) does not stretch it.
+wait_until() {
+	# Names of its own that no caller's CONDITION will mean.
+	local _wu_condition=$1 _wu_timeout=$2 _wu_whole _wu_fraction='' _wu_deadline
+	_wu_whole=${_wu_timeout%%.*}
+	[[ $_wu_timeout == *.* ]] && _wu_fraction=${_wu_timeout#*.}
+	_wu_fraction=${_wu_fraction}000000
+	_wu_deadline=$((${EPOCHREALTIME/[.,]/} + 10#${_wu_whole:-0} * 1000000 + 10#${_wu_fraction:0:6}))
+	while :; do
+		eval "$_wu_condition" && return 0
+		((${EPOCHREALTIME/[.,]/} < _wu_deadline)) || break
+		sleep 0.05
 	done
+	diag "wait_until: still false after ${_wu_timeout}s: $_wu_condition" >&2
 	return 1
 }
 
+# wait_for_socket PATH: up to 5 s for a unix socket to appear.
+wait_for_socket() {
+	wait_until "[[ -S $(printf %q "$1") ]]" 5
+}
+# can_connect HOST PORT: something accepts TCP connections there now.
+can_connect() {
+	(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
 # wait_for_port HOST PORT: up to 5 s for something to accept connections there.
 wait_for_port() {
-	for _ in $(seq 50); do
-		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_until "can_connect $1 $2" 5
 }
 
 # wait_for_log FILE REGEX: up to 10 s for a line matching REGEX in FILE.
 wait_for_log() {
-	for _ in $(seq 100); do
-		grep -qE "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_until "grep -qE $(printf %q "$2") $(printf %q "$1") 2>/dev/null" 10
 }
 
+# children: the workers of the responder start_responder started.
 children() {
 	pgrep -P "$SUPERVISOR" | sort
 }
-wait_for_children() { # COUNT: up to 10 s
-	for _ in $(seq 200); do
-		[[ $(children | wc -l) -eq $1 ]] && return 0
-		sleep 0.05
-	done
-	return 1
+# wait_for_children COUNT [LISTER]: up to 10 s for exactly COUNT workers;
+# LISTER prints them one a line (children, or worker_pids for a stack).
+wait_for_children() {
+	wait_until "[[ \$(${2:-children} | wc -l) -eq $1 ]]" 10
 }

@@ -10,15 +10,6 @@ HELLO='{"message":"Hello, World!"}'
 # dying worker prints on its way out (glibc, libfcgi's assert).
 DEATH_LINES='killed by signal|exited with status|replacing it|stack smashing|Assertion .* failed'
 
-millis() {
-	date +%s%3N
-}
-body_of() { # FILE: the body after the CGI head
-	local answer
-	answer=$(cat "$1")
-	printf '%s' "${answer#*$'\r\n\r\n'}"
-}
-
 # watch_start ADDRESS [no-control]: notes the workers and the log's length,
 # and starts fcgi-control on ADDRESS (GET / on a new connection every 0.1 s)
 # unless told not to (a test whose own requests are the control).

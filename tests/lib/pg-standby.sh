@@ -14,14 +14,6 @@
 STANDBY_DIR=
 STANDBY_PORT=
 
-_standby_ctl() {
-	_pg_as_owner "$_pg_bindir/pg_ctl" -D "$STANDBY_DIR/data" "$@"
-}
-
-_standby_show_log() {
-	[[ -f "$STANDBY_DIR/server.log" ]] && tail -n 20 "$STANDBY_DIR/server.log" >&2
-}
-
 # Makes and starts the standby; waits until it has replayed what the
 # primary had written when it was called. Sets STANDBY_DIR and STANDBY_PORT.
 standby_start() {
@@ -50,40 +42,31 @@ standby_start() {
 	standby_start_server || return 1
 	local wanted
 	wanted=$(pg_query "SELECT pg_current_wal_lsn()" postgres) || return 1
-	for _ in $(seq 100); do
-		[[ "$(standby_query "SELECT pg_last_wal_replay_lsn() >= '$wanted'" postgres 2>/dev/null)" == t ]] && return 0
-		sleep 0.1
-	done
+	wait_until "[[ \"\$(standby_query \"SELECT pg_last_wal_replay_lsn() >= '$wanted'\" postgres 2>/dev/null)\" == t ]]" 10 &&
+		return 0
 	echo "pg-standby.sh: the standby did not catch up with the primary in 10 s" >&2
-	_standby_show_log
+	_pg_show_log "$STANDBY_DIR"
 	return 1
 }
 
 standby_start_server() {
-	if ! _standby_ctl -l "$STANDBY_DIR/server.log" -w -t 30 start >/dev/null; then
-		echo "pg-standby.sh: the standby did not start on 127.0.0.1:$STANDBY_PORT" >&2
-		_standby_show_log
-		return 1
-	fi
+	_pg_server_start "$STANDBY_DIR" "the standby on 127.0.0.1:$STANDBY_PORT"
 }
 
 # Fast mode by default, as a restart or a failed machine's orderly stop.
 standby_stop_server() {
-	_standby_ctl -m "${1:-fast}" -w -t 30 stop >/dev/null
+	_pg_ctl_in "$STANDBY_DIR" -m "${1:-fast}" -w -t 30 stop >/dev/null
 }
 
+# standby_query SQL [DATABASE]: as pg_query, on the standby.
 standby_query() {
-	"$_pg_bindir/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$STANDBY_DIR" -p "$STANDBY_PORT" -U postgres \
-		-d "${2:-ordersdb}" -c "$1"
+	_pg_psql_at "$STANDBY_DIR" "$STANDBY_PORT" "${2:-ordersdb}" -c "$1"
 }
 
 # Stops the standby whatever its state and removes its directory; safe twice.
 standby_destroy() {
 	[[ -n "$STANDBY_DIR" ]] || return 0
-	if [[ -f "$STANDBY_DIR/data/postmaster.pid" ]]; then
-		_standby_ctl -m immediate -w -t 10 stop >/dev/null 2>&1 ||
-			kill -KILL "$(head -n 1 "$STANDBY_DIR/data/postmaster.pid")" 2>/dev/null
-	fi
+	_pg_server_kill "$STANDBY_DIR"
 	rm -rf -- "$STANDBY_DIR"
 	STANDBY_DIR=
 	STANDBY_PORT=

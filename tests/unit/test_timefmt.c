@@ -1,5 +1,7 @@
-/* test_timefmt.c: the database's timestamps become the contract's ISO form, whatever TZ says. */
+/* test_timefmt.c: the database's timestamps and points in time become the contract's ISO form, whatever TZ says. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "tap.h"
@@ -9,6 +11,33 @@ static const char *iso(const char *sql_text)
 {
 	static char out[ISO_TIMESTAMP_LENGTH + 1];
 	return iso_timestamp_from_sql(sql_text, out) == 0 ? out : "(rejected)";
+}
+
+static const char *iso_ms(long long unix_ms)
+{
+	static char out[ISO_TIMESTAMP_LENGTH + 1];
+	return iso_timestamp_from_unix_ms(unix_ms, out) == 0 ? out : "(rejected)";
+}
+
+/* A point in time agrees with gmtime_r, the formatter the status page used
+ * before, on every day of the years around 1970 and 2000. */
+static int agrees_with_gmtime(void)
+{
+	for (long long day = -800; day < 12000; day++) {
+		long long unix_ms = day * 86400000LL + 3723456;
+		long long milliseconds = (unix_ms % 1000 + 1000) % 1000;
+		time_t seconds = (time_t)((unix_ms - milliseconds) / 1000);
+		struct tm utc;
+		char expected[64];
+		gmtime_r(&seconds, &utc);
+		snprintf(expected, sizeof expected, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+			 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, (int)milliseconds);
+		if (strcmp(iso_ms(unix_ms), expected) != 0) {
+			fprintf(stderr, "# day %lld: %s, gmtime says %s\n", day, iso_ms(unix_ms), expected);
+			return 0;
+		}
+	}
+	return 1;
 }
 
 int main(void)
@@ -40,5 +69,14 @@ int main(void)
 	IS_STRING(iso("2026-04-31 00:00:00"), "(rejected)", "April 31 is refused");
 	IS_STRING(iso("2026-04-30 24:00:00"), "(rejected)", "hour 24 is refused");
 	IS_STRING(iso("2026-04-30 23:59:60"), "(rejected)", "second 60 is refused");
+	IS_STRING(iso_ms(0), "1970-01-01T00:00:00.000Z", "Unix time 0");
+	IS_STRING(iso_ms(1792035457629LL), "2026-10-15T03:37:37.629Z", "a point in time, to the millisecond");
+	IS_STRING(iso_ms(-1), "1969-12-31T23:59:59.999Z", "before 1970 counts back, not towards zero");
+	IS_STRING(iso_ms(951782400000LL), "2000-02-29T00:00:00.000Z", "February 29 of 2000 (a leap century)");
+	IS_STRING(iso_ms(-62135596800000LL), "0001-01-01T00:00:00.000Z", "the first day of year 1");
+	IS_STRING(iso_ms(253402300799999LL), "9999-12-31T23:59:59.999Z", "the last millisecond of year 9999");
+	IS_STRING(iso_ms(253402300800000LL), "(rejected)", "year 10000 is refused");
+	IS_STRING(iso_ms(-62135596800001LL), "(rejected)", "year 0 is refused");
+	OK(agrees_with_gmtime(), "every day from 1967 to 2002 agrees with gmtime_r");
 	DONE_TESTING();
 }
