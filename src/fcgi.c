@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdalign.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <fcgios.h>
 
 #include "framing.h"
+#include "list.h"
 #include "log.h"
 
 /* The descriptor libfcgi is given for every request: past the largest a
@@ -26,14 +28,18 @@
 
 struct fcgi_request {
 	FCGX_Request libfcgi;
+	struct loop_connection *connection; /* the one it came on */
+	const char *label;		    /* "METHOD URI" for the log; NULL until known */
 	int keep_connection;
 	int too_large;
 };
 
-/* Each connection's protocol state (loop_state). */
+/* Each connection's protocol state (loop_state): the one request context
+ * of the layers above the loop, made once per connection. */
 struct fcgi_connection {
 	struct framing framing;
-	struct fcgi_request request; /* one request at a time on a connection */
+	struct fcgi_request request;		   /* one request at a time on a connection */
+	alignas(max_align_t) unsigned char data[]; /* the serve function's: fcgi_settings.request_size */
 };
 
 /* What libfcgi reads now and where what it writes goes: a worker hands
@@ -50,7 +56,8 @@ static struct {
 	unsigned char *bytes;
 	size_t length, capacity;
 	int active;
-	int failed; /* out of memory: the answer is cut */
+	int failed;	      /* out of memory: the answer is cut */
+	size_t failed_length; /* how much it would have taken */
 	unsigned long writes;
 } library_output;
 
@@ -89,8 +96,8 @@ int OS_Write(int fd, char *buf, size_t len)
 			capacity *= 2;
 		unsigned char *grown = realloc(library_output.bytes, capacity);
 		if (grown == NULL) {
-			log_limited("out of memory gathering an answer of %zu bytes", library_output.length + len);
 			library_output.failed = 1;
+			library_output.failed_length = library_output.length + len;
 			errno = ENOMEM;
 			return -1;
 		}
@@ -167,6 +174,33 @@ static void end_output(void)
 	}
 }
 
+void *fcgi_request_data(struct fcgi_request *request)
+{
+	return list_entry(request, struct fcgi_connection, request)->data;
+}
+
+void fcgi_set_label(struct fcgi_request *request, const char *label)
+{
+	request->label = label;
+}
+
+struct log_subject fcgi_subject(struct fcgi_request *request)
+{
+	return loop_subject(request->connection);
+}
+
+/* Adds the request to a log line about its connection, once known: the
+ * one being answered, or the last one answered on a connection between
+ * requests (its answer may be what the peer does not read). */
+static void describe(void *context, struct loop_connection *connection, char *out, size_t out_size)
+{
+	const struct fcgi_connection *state = loop_state(connection);
+
+	(void)context;
+	if (state->request.label != NULL)
+		snprintf(out, out_size, ", request %s", state->request.label);
+}
+
 const char *fcgi_param(const struct fcgi_request *request, const char *name)
 {
 	return FCGX_GetParam(name, request->libfcgi.envp);
@@ -180,17 +214,19 @@ int fcgi_is_too_large(const struct fcgi_request *request)
 void fcgi_answer(struct fcgi_request *request, const char *head, size_t head_length, const char *body,
 		 size_t body_length)
 {
-	struct fcgi_connection *state =
-	    (struct fcgi_connection *)((char *)request - offsetof(struct fcgi_connection, request));
-	struct loop_connection *connection = loop_connection_of(state);
+	struct loop_connection *connection = request->connection;
 
 	format_answer(request, head, head_length, body, body_length);
 	int failed = library_output.failed;
 	if (!failed)
 		loop_send(connection, library_output.bytes, library_output.length);
 	end_output();
-	if (failed)
+	if (failed) {
+		struct log_subject about = loop_subject(connection);
+		log_limited_about(&about, "out of memory gathering an answer of %zu bytes; closing its connection",
+				  library_output.failed_length);
 		loop_close_now(connection);
+	}
 	loop_request_done(connection, request->keep_connection);
 }
 
@@ -202,20 +238,24 @@ static void hand_over(const struct fcgi_settings *settings, struct loop_connecti
 	struct fcgi_request *request = &state->request;
 	unsigned char *allocated;
 	size_t length = 0;
+	struct log_subject about = loop_subject(connection);
 
+	request->label = NULL;
 	const unsigned char *stream = framing_request_stream(&state->framing, input, &length, &allocated);
 	if (stream == NULL) {
-		log_limited("out of memory for a request's parameters; closing its connection");
+		log_limited_about(&about, "out of memory for a request's parameters; closing its connection");
 		loop_close_now(connection);
 		return;
 	}
 	int status = decode(request, stream, length);
 	free(allocated);
 	if (status != 0) {
-		log_limited("libfcgi refused a request that framing.c passed (%d); closing its connection", status);
+		log_limited_about(
+		    &about, "libfcgi refused a request that framing.c passed (%d); closing its connection", status);
 		loop_close_now(connection);
 		return;
 	}
+	request->connection = connection;
 	request->too_large = result->verdict == FRAMING_TOO_LARGE;
 	/* The rest of a request past the limit is still coming: the
 	 * connection closes after the 413. */
@@ -244,10 +284,13 @@ static int answer_record(const struct fcgi_settings *settings, struct loop_conne
 	case FRAMING_CANT_MPX:
 		length = framing_end_request(result->request_id, FCGI_CANT_MPX_CONN, reply);
 		break;
-	default:
-		log_limited("closed a connection that sent %s", result->reason ? result->reason : "bad records");
+	default: {
+		struct log_subject about = loop_subject(connection);
+		log_limited_about(&about, "closed a connection that sent %s",
+				  result->reason ? result->reason : "bad records");
 		loop_close_now(connection);
 		return -1;
+	}
 	}
 	loop_send(connection, reply, length);
 	/* An ended request whose web server did not ask to keep the
@@ -273,6 +316,8 @@ static size_t use_input(void *context, struct loop_connection *connection, unsig
 		case FRAMING_INCOMPLETE: {
 			size_t done = framing_take(&state->framing);
 			int started = state->framing.phase != FRAMING_BETWEEN || *length > done;
+			if (started)
+				state->request.label = NULL; /* the last one's is not this one's */
 			loop_set_phase(connection, started ? LOOP_RECEIVING : LOOP_IDLE);
 			return done;
 		}
@@ -289,8 +334,9 @@ static size_t use_input(void *context, struct loop_connection *connection, unsig
 
 void fcgi_protocol(const struct fcgi_settings *settings, struct loop_protocol *protocol)
 {
-	protocol->state_size = sizeof(struct fcgi_connection);
+	protocol->state_size = sizeof(struct fcgi_connection) + settings->request_size;
 	protocol->input = use_input;
+	protocol->describe = describe;
 	protocol->context = (void *)settings;
 }
 

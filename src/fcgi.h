@@ -31,6 +31,9 @@ struct fcgi_settings {
 	long advertised_connections; /* FCGI_MAX_CONNS: what all workers together take */
 	fcgi_serve_fn serve;
 	void *context;
+	/* The serve function's own state per request (fcgi_request_data):
+	 * kept with the connection's, so a request allocates nothing. */
+	size_t request_size;
 };
 
 /* The most bytes one record takes: its header, content and padding. */
@@ -43,6 +46,18 @@ int fcgi_init(char *error, size_t error_size);
 
 /* The protocol for loop_create; settings must outlive the loop. */
 void fcgi_protocol(const struct fcgi_settings *settings, struct loop_protocol *protocol);
+
+/* The request_size bytes of the serve function's state: zeroed when the
+ * connection opens, kept between its requests, and valid until the
+ * request is answered, even when its peer has gone meanwhile. */
+void *fcgi_request_data(struct fcgi_request *request);
+
+/* Names the request in the log lines about its connection (loop_subject):
+ * "METHOD URI", which must stay as long as the request's data. */
+void fcgi_set_label(struct fcgi_request *request, const char *label);
+
+/* What a log line about the request is about: its peer and its label. */
+struct log_subject fcgi_subject(struct fcgi_request *request);
 
 /* A parameter of the request (REQUEST_METHOD, ...), NULL when not sent. */
 const char *fcgi_param(const struct fcgi_request *request, const char *name);

@@ -24,10 +24,10 @@
  * fields are overwritten from each query's rows. The two strings stay
  * json-c strings, so that json-c quotes and escapes them; the integers are
  * plain fields. Until the page's hook, each order was a json-c object of
- * its own whose hook gathered its text and appended it (143,000 of a
- * PostgreSQL /orders request's 364,000 instructions went to serializing,
- * callgrind), and before that json-c ints under a json-c object whose
- * serializer escaped each constant key (322,000 of 640,000). */
+ * its own whose hook gathered its text and appended it, and before that
+ * json-c ints under a json-c object whose serializer escaped each
+ * constant key: serializing was the largest share of an /orders request
+ * (callgrind; docs/performance.md). */
 struct order_fields {
 	int64_t id;
 	int64_t customer_id;
@@ -45,11 +45,11 @@ struct orders_page_tree {
 
 /* A response past this size leaves json-c's serialization buffer, the
  * long strings in the tree and malloc's free memory at its size (one page
- * of 1 MB statuses kept a worker at 210 MB): app_release_growth gives
+ * of 1 MB statuses kept a worker at 210 MB): handlers_release_growth gives
  * them back once it is sent. */
 #define RELEASE_AFTER_BODY_BYTES ((size_t)1 << 20)
 
-struct app {
+struct handlers {
 	struct store *store;
 	struct orders_page_tree orders;
 	int has_grown; /* the last response passed RELEASE_AFTER_BODY_BYTES */
@@ -61,8 +61,8 @@ struct app {
 };
 
 /* Writes number's digits at the end of a buffer that ends at end; returns
- * where they start. json-c formatted each integer with snprintf: 200,000
- * of the 809,000 instructions of an /orders request went there. */
+ * where they start. json-c formatted each integer with snprintf, whose
+ * format parsing was a large share of an /orders request (callgrind). */
 static char *digits_before(char *end, int64_t number)
 {
 	/* Two digits a division: half the divisions of one at a time. */
@@ -94,8 +94,8 @@ static char *digits_before(char *end, int64_t number)
 /* Writes number at at, and garbage after it up to INTEGER_ROOM bytes
  * (what follows is written over it); returns the end of the number. The
  * copy has a fixed size: two moves, where a call of memcpy for the digits'
- * length, or a loop counting them first, made an integer cost about 70
- * instructions (callgrind). */
+ * length, or a loop counting them first, made each integer cost several
+ * times more (callgrind). */
 static char *put_integer(char *at, int64_t number)
 {
 	char digits[2 * INTEGER_ROOM] = {0};
@@ -115,8 +115,8 @@ static char *put_text(char *at, const char *text, size_t length)
 
 /* Makes room for room more bytes (and json-c's closing NUL) at the end of
  * json-c's buffer, which is then written in place (printbuf.h's own
- * printbuf_memappend_fast does the same): each printbuf_memappend cost
- * about 50 instructions, and an order made three (callgrind).
+ * printbuf_memappend_fast does the same): each printbuf_memappend has a
+ * fixed cost of its own, and an order made three (callgrind).
  * printbuf_memset is json-c's one exported call that grows a buffer. */
 static int reserve(struct printbuf *out, size_t room)
 {
@@ -192,7 +192,7 @@ static char *serialize_and_free(json_object *value, size_t *length)
 }
 
 /* Error and status bodies are rare enough to build when they are needed. */
-static void set_message_body(struct app *app, struct http_response *response, int status, const char *key,
+static void set_message_body(struct handlers *app, struct http_response *response, int status, const char *key,
 			     const char *message)
 {
 	json_object *body = json_object_new_object();
@@ -240,8 +240,8 @@ static int make_more_slots(struct orders_page_tree *tree)
  * as they are, and a response must be valid JSON whatever a row holds. */
 static int is_utf8(const unsigned char *text, size_t length)
 {
-	/* Statuses are ASCII: a byte at a time with no decoding, where the
-	 * decoding cost 190 instructions a row (callgrind). */
+	/* Statuses are ASCII: a byte at a time with no decoding, which
+	 * costs many times a byte's test for each character. */
 	size_t at = 0;
 	while (at < length && text[at] < 0x80)
 		at++;
@@ -265,21 +265,21 @@ static void free_orders_tree(struct orders_page_tree *tree)
 	memset(tree, 0, sizeof *tree);
 }
 
-static int fill_order_slot(void *context, const struct order_row *row)
+static int fill_order_slot(struct orders_page_tree *tree, const struct order_row *row, const struct log_subject *about)
 {
-	struct orders_page_tree *tree = context;
 	char converted[ISO_TIMESTAMP_LENGTH + 1];
 
 	if (!row->created_at_is_iso && iso_timestamp_from_sql(row->created_at, converted) != 0) {
-		log_limited("order %lld: created_at '%.40s' is not a timestamp", (long long)row->id, row->created_at);
+		log_limited_about(about, "order %lld: created_at '%.40s' is not a timestamp", (long long)row->id,
+				  row->created_at);
 		return -1;
 	}
 	if (!is_utf8((const unsigned char *)row->status, row->status_len)) {
-		log_limited("order %lld: status is not valid UTF-8", (long long)row->id);
+		log_limited_about(about, "order %lld: status is not valid UTF-8", (long long)row->id);
 		return -1;
 	}
 	if (tree->rows_used == tree->slots_made && make_more_slots(tree) != 0) {
-		log_limited("out of memory building the orders page");
+		log_limited_about(about, "out of memory building the orders page");
 		return -1;
 	}
 	struct order_fields *fields = &tree->orders[tree->rows_used++];
@@ -293,7 +293,7 @@ static int fill_order_slot(void *context, const struct order_row *row)
 }
 
 /* The page's array, its serializer hook set (the array itself stays
- * empty); NULL when app_release_growth could not rebuild it. */
+ * empty); NULL when handlers_release_growth could not rebuild it. */
 static json_object *page_array(struct orders_page_tree *tree)
 {
 	if (tree->array != NULL)
@@ -302,7 +302,7 @@ static json_object *page_array(struct orders_page_tree *tree)
 }
 
 /* The answer to /orders once the store has delivered the rows (or not). */
-static void orders_response(struct app *app, enum store_status status, struct http_response *response)
+static void orders_response(struct handlers *app, enum store_status status, struct http_response *response)
 {
 	switch (status) {
 	case STORE_OK:
@@ -335,14 +335,7 @@ static void orders_response(struct app *app, enum store_status status, struct ht
  * store that cannot serve /orders is not reported healthy. */
 static const struct order_page health_page = {.is_default = 0, .limit = 1, .offset = 0};
 
-static int ignore_row(void *context, const struct order_row *row)
-{
-	(void)context;
-	(void)row;
-	return 0;
-}
-
-static void health_response(struct app *app, enum store_status status, struct http_response *response)
+static void health_response(struct handlers *app, enum store_status status, struct http_response *response)
 {
 	if (status == STORE_OK)
 		set_message_body(app, response, 200, "status", "ok");
@@ -350,88 +343,75 @@ static void health_response(struct app *app, enum store_status status, struct ht
 		set_message_body(app, response, 503, "status", "unavailable");
 }
 
-/* An /orders or /health answer that waits for the database. Results come
- * one at a time (the worker's loop delivers one query's rows, then its
- * end, before the next), so the one orders tree serves them all. */
-struct pending_fetch {
-	struct app *app;
-	struct app_reply *reply;
-	int is_head;
-	int is_health;
-	int rows_started;
-};
-
-static int pending_row(void *context, const struct order_row *row)
+/* An /orders or /health query's state is the caller's request context
+ * (handlers.h), or the handlers' own for CGI. Results come one at a time
+ * (the worker's loop delivers one query's rows, then its end, before the
+ * next), so the one orders tree serves them all. */
+static int take_row(void *context, const struct order_row *row)
 {
-	struct pending_fetch *fetch = context;
+	struct handlers_request *request = context;
 
-	if (fetch->is_health)
+	if (request->is_health)
 		return 0;
-	if (!fetch->rows_started) {
-		fetch->app->orders.rows_used = 0;
-		fetch->rows_started = 1;
+	if (!request->rows_started) {
+		request->handlers->orders.rows_used = 0;
+		request->rows_started = 1;
 	}
-	return fill_order_slot(&fetch->app->orders, row);
+	return fill_order_slot(&request->handlers->orders, row, &request->about);
+}
+
+static void fetched(const struct handlers_request *request, enum store_status status, struct http_response *response)
+{
+	if (request->is_health) {
+		health_response(request->handlers, status, response);
+		return;
+	}
+	if (!request->rows_started)
+		request->handlers->orders.rows_used = 0;
+	orders_response(request->handlers, status, response);
 }
 
 static void pending_done(void *context, enum store_status status)
 {
-	struct pending_fetch *fetch = context;
-	struct app_reply *reply = fetch->reply;
-	struct http_response response = {.is_head = fetch->is_head};
+	struct handlers_request *request = context;
+	struct http_response response = {.is_head = request->is_head};
 
-	if (fetch->is_health) {
-		health_response(fetch->app, status, &response);
-	} else {
-		if (!fetch->rows_started)
-			fetch->app->orders.rows_used = 0;
-		orders_response(fetch->app, status, &response);
-	}
-	free(fetch);
-	reply->send(reply, &response);
+	fetched(request, status, &response);
+	request->answered(request, &response);
 }
 
 /* Runs the page's query: at once on a synchronous store (or without a
- * reply to wait on: CGI), else started, answered through reply. Returns
- * 1 when response holds the answer, 0 when it will come through reply. */
-static int fetch_page(struct app *app, const struct route *route, const struct order_page *page,
-		      struct http_response *response, struct app_reply *reply)
+ * request to wait in: CGI), else started, answered through request. */
+static enum handlers_outcome fetch_page(struct handlers *app, const struct route *route, const struct order_page *page,
+					struct http_response *response, struct handlers_request *request)
 {
-	int is_health = route->endpoint == ENDPOINT_HEALTH;
+	struct handlers_request answered_now = {0};
+	int waits = request != NULL && store_is_async(app->store);
+	enum store_status status;
 
-	if (reply != NULL && store_is_async(app->store)) {
-		struct pending_fetch *fetch = calloc(1, sizeof *fetch);
-		if (fetch == NULL) {
-			set_message_body(app, response, 500, "error", "out of memory");
-			return 1;
-		}
-		*fetch = (struct pending_fetch){app, reply, route->is_head, is_health, 0};
-		enum store_status status = store_start_orders(app->store, page, pending_row, pending_done, fetch);
+	if (request == NULL)
+		request = &answered_now;
+	request->handlers = app;
+	request->is_head = route->is_head;
+	request->is_health = route->endpoint == ENDPOINT_HEALTH;
+	request->rows_started = 0;
+	if (waits) {
+		status = store_start_orders(app->store, page, take_row, pending_done, request);
 		if (status == STORE_PENDING)
-			return 0;
-		free(fetch);
-		if (is_health)
-			health_response(app, status, response);
-		else
-			orders_response(app, status, response);
-		return 1;
+			return HANDLERS_PENDING;
+	} else {
+		status = store_fetch_orders(app->store, page, take_row, request);
 	}
-	app->orders.rows_used = 0;
-	enum store_status status =
-	    store_fetch_orders(app->store, page, is_health ? ignore_row : fill_order_slot, &app->orders);
-	if (is_health)
-		health_response(app, status, response);
-	else
-		orders_response(app, status, response);
-	return 1;
+	fetched(request, status, response);
+	return HANDLERS_ANSWERED;
 }
 
-struct store *app_store(struct app *app)
+struct store *handlers_store(struct handlers *app)
 {
 	return app->store;
 }
 
-void app_release_growth(struct app *app)
+void handlers_release_growth(struct handlers *app)
 {
 	if (!app->has_grown)
 		return;
@@ -446,7 +426,7 @@ void app_release_growth(struct app *app)
 }
 
 /* The status page, rendered from the workers' shared counters. */
-static void answer_status(struct app *app, const char *query, struct http_response *response)
+static void answer_status(struct handlers *app, const char *query, struct http_response *response)
 {
 	char *body = NULL;
 	size_t length = 0;
@@ -469,17 +449,18 @@ static void answer_status(struct app *app, const char *query, struct http_respon
 	response->content_type = content_type;
 }
 
-void app_set_status_board(struct app *app, const struct status_board *board)
+void handlers_set_status_board(struct handlers *app, const struct status_board *board)
 {
 	app->status_board = board;
 }
 
-const struct store_figures *app_store_figures(const struct app *app)
+const struct store_figures *handlers_store_figures(const struct handlers *app)
 {
 	return store_figures(app->store);
 }
 
-int app_handle(struct app *app, const struct route *route, struct http_response *response, struct app_reply *reply)
+enum handlers_outcome handlers_handle(struct handlers *app, const struct route *route, struct http_response *response,
+				      struct handlers_request *request)
 {
 	struct order_page page;
 	char reason[128];
@@ -491,32 +472,32 @@ int app_handle(struct app *app, const struct route *route, struct http_response 
 		response->status = 200;
 		response->body = app->hello_body;
 		response->body_length = app->hello_length;
-		return 1;
+		return HANDLERS_ANSWERED;
 	case ENDPOINT_ORDERS:
-		if (parse_page_query(route->query, &page, reason, sizeof reason) != 0) {
+		if (router_parse_page_query(route->query, &page, reason, sizeof reason) != 0) {
 			set_message_body(app, response, 400, "error", reason);
-			return 1;
+			return HANDLERS_ANSWERED;
 		}
-		return fetch_page(app, route, &page, response, reply);
+		return fetch_page(app, route, &page, response, request);
 	case ENDPOINT_HEALTH:
-		return fetch_page(app, route, &health_page, response, reply);
+		return fetch_page(app, route, &health_page, response, request);
 	case ENDPOINT_STATUS:
 		answer_status(app, route->query, response);
-		return 1;
+		return HANDLERS_ANSWERED;
 	case ENDPOINT_NONE:
 		set_message_body(app, response, route->status, "error",
 				 route->status == 405	? "method not allowed"
 				 : route->status == 400 ? "malformed request path"
 				 : route->status == 413 ? "request too large"
 							: "not found");
-		return 1;
+		return HANDLERS_ANSWERED;
 	}
-	return 1;
+	return HANDLERS_ANSWERED;
 }
 
-struct app *app_create(const struct db_config *config, char *error, size_t error_size)
+struct handlers *handlers_create(const struct db_config *config, char *error, size_t error_size)
 {
-	struct app *app = calloc(1, sizeof *app);
+	struct handlers *app = calloc(1, sizeof *app);
 	json_object *hello = json_object_new_object();
 
 	if (app == NULL || hello == NULL) {
@@ -537,11 +518,11 @@ struct app *app_create(const struct db_config *config, char *error, size_t error
 	return app;
 fail:
 	json_object_put(hello);
-	app_destroy(app);
+	handlers_destroy(app);
 	return NULL;
 }
 
-void app_destroy(struct app *app)
+void handlers_destroy(struct handlers *app)
 {
 	if (app == NULL)
 		return;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "dsn.h"
+#include "log.h"
 #include "router.h"
 #include "status.h"
 #include "store.h"
@@ -12,41 +13,58 @@
 struct http_response {
 	int status;
 	int is_head;	  /* the headers of the GET answer, no body */
-	const char *body; /* valid until the next app_handle call */
+	const char *body; /* valid until the next handlers_handle call */
 	size_t body_length;
 	const char *content_type; /* NULL: application/json */
 };
 
-struct app;
+struct handlers;
 
 /* Opens the store (one handle per process: call it after the fork) and
  * builds the constant bodies. NULL with a reason in error. */
-struct app *app_create(const struct db_config *config, char *error, size_t error_size);
-void app_destroy(struct app *app);
+struct handlers *handlers_create(const struct db_config *config, char *error, size_t error_size);
+void handlers_destroy(struct handlers *app);
 
-/* Where an answer that waits for the database goes once it is ready:
- * send is called once, with a response valid during the call. */
-struct app_reply {
-	void (*send)(struct app_reply *reply, const struct http_response *response);
+/* Whether handlers_handle put the answer in response, or it comes later. */
+enum handlers_outcome {
+	HANDLERS_ANSWERED,
+	HANDLERS_PENDING, /* through request->answered, once the database has answered */
+};
+
+/* A request whose answer may wait for the database. The caller embeds it
+ * in its own request context (a worker's lives in its connection's
+ * memory, made once per connection), so that waiting allocates nothing;
+ * it must live until answered is called, once, with a response valid
+ * during the call. */
+struct handlers_request {
+	void (*answered)(struct handlers_request *request, const struct http_response *response);
+	struct log_subject about; /* what log lines about the request name */
+	/* The handlers' own while the answer waits. */
+	struct handlers *handlers;
+	int is_head;
+	int is_health;
+	int rows_started;
 };
 
 /* Answers a routed request: the handlers see neither FastCGI nor CGI.
- * Returns 1 with the answer in response; or, with a reply given and an
- * asynchronous store (PostgreSQL in a worker's loop), 0: the answer comes
- * later through reply->send. */
-int app_handle(struct app *app, const struct route *route, struct http_response *response, struct app_reply *reply);
+ * HANDLERS_ANSWERED with the answer in response; or, with a request given
+ * and an asynchronous store (PostgreSQL in a worker's loop),
+ * HANDLERS_PENDING: the answer comes through request->answered. Without
+ * a request (CGI), always answered now, and log lines name none. */
+enum handlers_outcome handlers_handle(struct handlers *app, const struct route *route, struct http_response *response,
+				      struct handlers_request *request);
 
 /* The store, for the worker's event loop to watch (store_wait). */
-struct store *app_store(struct app *app);
+struct store *handlers_store(struct handlers *app);
 
 /* Where the status endpoint reads its figures (NULL: it answers 404). */
-void app_set_status_board(struct app *app, const struct status_board *board);
+void handlers_set_status_board(struct handlers *app, const struct status_board *board);
 
 /* The store's figures, for the status page and the slow-request log. */
-const struct store_figures *app_store_figures(const struct app *app);
+const struct store_figures *handlers_store_figures(const struct handlers *app);
 
 /* Gives back the memory a huge response grew (json-c's buffers, malloc's
  * free memory); call it once that response is sent. Cheap otherwise. */
-void app_release_growth(struct app *app);
+void handlers_release_growth(struct handlers *app);
 
 #endif

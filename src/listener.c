@@ -28,7 +28,7 @@ static int is_listening_socket(int fd)
 	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 && listening;
 }
 
-int inherited_listener(void)
+int listener_inherited(void)
 {
 	const char *fds = getenv("LISTEN_FDS");
 	const char *pid = getenv("LISTEN_PID");
@@ -49,7 +49,7 @@ int inherited_listener(void)
 	return is_listening_socket(STDIN_FILENO) ? STDIN_FILENO : -1;
 }
 
-int is_unix_listener(int fd)
+int listener_is_unix(int fd)
 {
 	struct sockaddr_storage address = {0};
 	socklen_t length = sizeof address;
@@ -209,7 +209,7 @@ static int bind_tcp(const char *address, int backlog, char *error, size_t error_
 	return fd;
 }
 
-int bind_listener(const char *address, int backlog, char *error, size_t error_size)
+int listener_bind(const char *address, int backlog, char *error, size_t error_size)
 {
 	/* A path has a slash or no colon; HOST:PORT has a colon and no slash. */
 	if (strchr(address, '/') != NULL || strchr(address, ':') == NULL)
@@ -223,9 +223,9 @@ struct allowed_peers {
 };
 
 /* libfcgi checks FCGI_WEB_SERVER_ADDRS inside its own accept, which this
- * program replaces (see accept_connection); this is the same rule, for
+ * program replaces (see listener_accept); this is the same rule, for
  * IPv4 and IPv6. */
-struct allowed_peers *allowed_peers_parse(const char *list, char *error, size_t error_size)
+struct allowed_peers *listener_parse_allowed_peers(const char *list, char *error, size_t error_size)
 {
 	size_t entries = 1;
 	struct allowed_peers *peers;
@@ -274,7 +274,7 @@ fail:
 	return NULL;
 }
 
-void allowed_peers_free(struct allowed_peers *peers)
+void listener_free_allowed_peers(struct allowed_peers *peers)
 {
 	free(peers);
 }
@@ -331,7 +331,29 @@ static void describe_peer(const struct sockaddr_storage *mapped_peer, char *out,
 		snprintf(out, out_size, "?");
 }
 
-int accept_connection(int listen_fd, const struct allowed_peers *peers)
+void listener_describe_peer(int listen_fd, const struct sockaddr_storage *peer, char *out, size_t out_size)
+{
+	char address[INET6_ADDRSTRLEN];
+	struct sockaddr_storage unmapped;
+
+	if (peer->ss_family == AF_UNIX) {
+		struct sockaddr_un local = {0};
+		socklen_t length = sizeof local;
+		/* Read at log time only: a line about a connection is rare. */
+		if (getsockname(listen_fd, (struct sockaddr *)&local, &length) != 0 || local.sun_path[0] == '\0')
+			snprintf(out, out_size, "unix:?");
+		else
+			snprintf(out, out_size, "unix:%.*s", (int)sizeof local.sun_path, local.sun_path);
+		return;
+	}
+	describe_peer(peer, address, sizeof address);
+	unmap_ipv4(peer, &unmapped);
+	in_port_t port = unmapped.ss_family == AF_INET ? ((const struct sockaddr_in *)&unmapped)->sin_port
+						       : ((const struct sockaddr_in6 *)&unmapped)->sin6_port;
+	snprintf(out, out_size, unmapped.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", address, (unsigned)ntohs(port));
+}
+
+int listener_accept(int listen_fd, const struct allowed_peers *peers, struct sockaddr_storage *address)
 {
 	for (;;) {
 		struct sockaddr_storage peer = {0};
@@ -370,6 +392,7 @@ int accept_connection(int listen_fd, const struct allowed_peers *peers)
 			int no_delay = 1;
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &no_delay, sizeof no_delay);
 		}
+		*address = peer;
 		return fd;
 	}
 }

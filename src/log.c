@@ -77,18 +77,47 @@ static void write_line(const char *message)
 	errno = saved_errno;
 }
 
-void log_line(const char *format, ...)
+/* Adds "; " and what the line is about to message. */
+static void append_subject(char *message, size_t size, const struct log_subject *about)
+{
+	int saved_errno = errno;
+	size_t length = strlen(message);
+
+	if (about == NULL || about->describe == NULL || length + 3 >= size)
+		return;
+	memcpy(message + length, "; ", 3);
+	about->describe(about->subject, message + length + 2, size - length - 2);
+	errno = saved_errno;
+}
+
+static void vlog_line(const struct log_subject *about, const char *format, va_list args)
 {
 	char message[LINE_SIZE];
-	va_list args;
 	int saved_errno = errno;
 
-	va_start(args, format);
 	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 misreads va_start here. */
 	vsnprintf(message, sizeof message, format, args);
-	va_end(args);
 	errno = saved_errno;
+	append_subject(message, sizeof message, about);
 	write_line(message);
+}
+
+void log_line(const char *format, ...)
+{
+	va_list args;
+
+	va_start(args, format);
+	vlog_line(NULL, format, args);
+	va_end(args);
+}
+
+void log_line_about(const struct log_subject *about, const char *format, ...)
+{
+	va_list args;
+
+	va_start(args, format);
+	vlog_line(about, format, args);
+	va_end(args);
 }
 
 /* 19999 as "19,999": a flood's size is read at a glance. */
@@ -147,11 +176,9 @@ static struct repeat_kind *find_kind(const char *format, long long now)
 	return oldest;
 }
 
-void log_limited(const char *format, ...)
+static void vlog_limited(const struct log_subject *about, const char *format, va_list args)
 {
 	char message[LINE_SIZE];
-	va_list args;
-	int saved_errno = errno;
 	long long now = monotonic_ms();
 	struct repeat_kind *kind = find_kind(format, now);
 
@@ -160,18 +187,37 @@ void log_limited(const char *format, ...)
 		return;
 	}
 	write_summary(kind, now);
-	va_start(args, format);
+	int saved_errno = errno;
 	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 misreads va_start here. */
 	vsnprintf(message, sizeof message, format, args);
-	va_end(args);
 	errno = saved_errno;
-	write_line(message);
+	/* The summary quotes it, not its subject: the lines it counts were
+	 * about others. A character cut at the end is left out. */
 	size_t kept = strnlen(message, sizeof kind->first_line - 1);
-	/* The summary quotes it: a character cut at the end is left out. */
 	kept = utf8_whole_length(message, kept);
 	memcpy(kind->first_line, message, kept);
 	kind->first_line[kept] = '\0';
 	kind->window_start_ms = now;
+	append_subject(message, sizeof message, about);
+	write_line(message);
+}
+
+void log_limited(const char *format, ...)
+{
+	va_list args;
+
+	va_start(args, format);
+	vlog_limited(NULL, format, args);
+	va_end(args);
+}
+
+void log_limited_about(const struct log_subject *about, const char *format, ...)
+{
+	va_list args;
+
+	va_start(args, format);
+	vlog_limited(about, format, args);
+	va_end(args);
 }
 
 void log_flush_repeats(void)

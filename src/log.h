@@ -2,6 +2,8 @@
 #ifndef WEBAPI_LOG_H
 #define WEBAPI_LOG_H
 
+#include <stddef.h>
+
 /* How long log_limited collapses repeats of one kind of line. */
 #define LOG_REPEAT_WINDOW_S 10
 
@@ -18,6 +20,21 @@ void log_line(const char *format, ...) __attribute__((format(printf, 1, 2)));
  * as "... and 19,999 more like it in the last 10 s" with the next line of
  * that kind after the window, or by log_flush_repeats. */
 void log_limited(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+/* Who a line about a connection or a request is about, said at its end
+ * as nginx's connection log and lighttpd's errh do: "...; peer
+ * 127.0.0.1:40312, request GET /orders". describe writes it into out,
+ * NUL-terminated, and is called only for a line that is written: a flood
+ * that log_limited counts formats none. */
+struct log_subject {
+	void (*describe)(void *subject, char *out, size_t out_size);
+	void *subject;
+};
+
+/* log_line and log_limited about a subject (NULL, or one with no
+ * describe: none). */
+void log_line_about(const struct log_subject *about, const char *format, ...) __attribute__((format(printf, 2, 3)));
+void log_limited_about(const struct log_subject *about, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
 /* Writes the counts log_limited is holding back (for a process about to
  * exit, or a loop that wakes up anyway). */

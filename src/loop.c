@@ -51,6 +51,8 @@ struct loop_connection {
 	int counted_as_kept;	 /* in loop->kept_connections */
 	long long since_ms;	 /* when the phase began */
 	long long send_since_ms; /* the output's last progress */
+	/* Who it came from, for the log (loop_subject). */
+	struct sockaddr_storage peer;
 	/* Input not used yet; NULL while there is none (the loop's window
 	 * serves the next read). */
 	unsigned char *input;
@@ -241,6 +243,25 @@ static void post(struct loop *loop, struct loop_connection *connection)
 		list_append(&loop->jobs, &connection->job_link);
 }
 
+static void describe_connection(void *subject, char *out, size_t out_size)
+{
+	struct loop_connection *connection = subject;
+	struct loop *loop = connection->loop;
+	size_t used = (size_t)snprintf(out, out_size, "peer ");
+
+	if (used >= out_size)
+		return;
+	listener_describe_peer(loop->settings.listen_fd, &connection->peer, out + used, out_size - used);
+	used += strlen(out + used);
+	if (loop->protocol.describe != NULL && used + 1 < out_size)
+		loop->protocol.describe(loop->protocol.context, connection, out + used, out_size - used);
+}
+
+struct log_subject loop_subject(struct loop_connection *connection)
+{
+	return (struct log_subject){describe_connection, connection};
+}
+
 /* Edge-triggered, for both directions: a connection is read until a read
  * comes short, and written until the socket takes less; each new arrival,
  * and each time the socket has room again, is an edge of its own. So a
@@ -256,7 +277,9 @@ static void settle(struct loop *loop, struct loop_connection *connection)
 	if (connection->phase == LOOP_BUSY && connection->output_length == 0)
 		return;
 	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, connection->fd, &event) != 0) {
-		log_limited("epoll_ctl ADD connection fd %d: %s; closing it", connection->fd, strerror(errno));
+		struct log_subject about = loop_subject(connection);
+		log_limited_about(&about, "epoll_ctl ADD connection fd %d: %s; closing it", connection->fd,
+				  strerror(errno));
 		schedule_close(loop, connection);
 		return;
 	}
@@ -286,7 +309,8 @@ static void queue_output(struct loop *loop, struct loop_connection *connection, 
 	}
 	connection->output_start = 0;
 	if (grow(&connection->output, &connection->output_capacity, connection->output_length + length) != 0) {
-		log_limited("out of memory queueing %zu bytes of output; closing the connection", length);
+		struct log_subject about = loop_subject(connection);
+		log_limited_about(&about, "out of memory queueing %zu bytes of output; closing the connection", length);
 		schedule_close(loop, connection);
 		return;
 	}
@@ -361,7 +385,8 @@ void loop_send(struct loop_connection *connection, const void *bytes, size_t len
 static void keep_input(struct loop *loop, struct loop_connection *connection, const unsigned char *bytes, size_t length)
 {
 	if (grow(&connection->input, &connection->input_capacity, length) != 0) {
-		log_limited("out of memory keeping %zu bytes a connection sent; closing it", length);
+		struct log_subject about = loop_subject(connection);
+		log_limited_about(&about, "out of memory keeping %zu bytes a connection sent; closing it", length);
 		schedule_close(loop, connection);
 		return;
 	}
@@ -404,16 +429,17 @@ static int read_some(struct loop *loop, struct loop_connection *connection)
 	size_t room = INPUT_WINDOW;
 
 	if (connection->input != NULL) {
+		struct log_subject about = loop_subject(connection);
 		if (connection->input_length >= loop->settings.max_input_bytes) {
-			log_limited("a connection sent %zu bytes that make no whole record; closing it",
-				    connection->input_length);
+			log_limited_about(&about, "a connection sent %zu bytes that make no whole record; closing it",
+					  connection->input_length);
 			return -1;
 		}
 		size_t wanted = connection->input_length + INPUT_WINDOW;
 		if (wanted > loop->settings.max_input_bytes)
 			wanted = loop->settings.max_input_bytes;
 		if (grow(&connection->input, &connection->input_capacity, wanted) != 0) {
-			log_limited("out of memory reading a connection; closing it");
+			log_limited_about(&about, "out of memory reading a connection; closing it");
 			return -1;
 		}
 		into = connection->input + connection->input_length;
@@ -466,11 +492,6 @@ static void use_input(struct loop *loop, struct loop_connection *connection)
 void *loop_state(struct loop_connection *connection)
 {
 	return connection->state;
-}
-
-struct loop_connection *loop_connection_of(void *state)
-{
-	return (struct loop_connection *)((unsigned char *)state - offsetof(struct loop_connection, state));
 }
 
 void loop_set_phase(struct loop_connection *connection, enum loop_phase phase)
@@ -605,7 +626,8 @@ static void accept_connections(struct loop *loop)
 			loop->at_cap = 1;
 			return;
 		}
-		int fd = accept_connection(loop->settings.listen_fd, loop->settings.allowed_peers);
+		struct sockaddr_storage peer;
+		int fd = listener_accept(loop->settings.listen_fd, loop->settings.allowed_peers, &peer);
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
@@ -617,10 +639,13 @@ static void accept_connections(struct loop *loop)
 		}
 		struct loop_connection *connection = new_connection(loop, fd);
 		if (connection == NULL) {
-			log_limited("out of memory for a connection; closing it");
+			char shown[128];
+			listener_describe_peer(loop->settings.listen_fd, &peer, shown, sizeof shown);
+			log_limited("out of memory for a connection; closing it; peer %s", shown);
 			close(fd);
 			continue;
 		}
+		connection->peer = peer;
 		loop->open_connections++;
 		/* One writer: a relaxed load and store, no locked add (status.h). */
 		atomic_store_explicit(loop->settings.gauges.accepted,
@@ -644,13 +669,17 @@ static void close_expired(struct loop *loop, long long now)
 	struct loop_connection *oldest;
 
 	while ((oldest = phase_entry(loop->receiving.head)) != NULL && now - oldest->since_ms >= request_timeout) {
-		log_limited("closed a connection whose request did not arrive whole within --request-timeout %lld s",
-			    request_timeout / 1000);
+		struct log_subject about = loop_subject(oldest);
+		log_limited_about(
+		    &about, "closed a connection whose request did not arrive whole within --request-timeout %lld s",
+		    request_timeout / 1000);
 		schedule_close(loop, oldest);
 	}
 	while ((oldest = send_entry(loop->sending.head)) != NULL && now - oldest->send_since_ms >= request_timeout) {
-		log_limited("reset a connection that took none of its answer for --request-timeout %lld s",
-			    request_timeout / 1000);
+		struct log_subject about = loop_subject(oldest);
+		log_limited_about(&about,
+				  "reset a connection that took none of its answer for --request-timeout %lld s",
+				  request_timeout / 1000);
 		oldest->reset = 1;
 		schedule_close(loop, oldest);
 	}
@@ -799,7 +828,7 @@ int loop_run(struct loop *loop)
 		int ready = epoll_wait(loop->epoll_fd, events, EVENTS_PER_WAIT, wait_ms);
 		if (ready < 0 && errno != EINTR) {
 			log_line("epoll_wait: %s", strerror(errno));
-			return 1;
+			return -1;
 		}
 		for (int i = 0; i < ready; i++) {
 			void *tag = events[i].data.ptr;

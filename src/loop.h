@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "log.h"
+
 struct allowed_peers;
 
 /* What the loop publishes for the status page (in shared memory): one
@@ -73,6 +75,9 @@ struct loop_protocol {
 	 * start are done with. Not called while the connection is busy or
 	 * its output is over the cap. */
 	size_t (*input)(void *context, struct loop_connection *connection, unsigned char *input, size_t *length);
+	/* Writes what the connection is on, for a log line that names its
+	 * peer (loop_subject): ", request GET /orders", or nothing. */
+	void (*describe)(void *context, struct loop_connection *connection, char *out, size_t out_size);
 	void *context;
 };
 
@@ -96,12 +101,15 @@ struct loop *loop_create(const struct loop_settings *settings, const struct loop
 void loop_destroy(struct loop *loop);
 
 /* Serves until *settings->stop, then stops accepting and returns 0 once
- * every connection is closed (1 when the event loop itself failed). */
+ * every connection is closed (-1 when the event loop itself failed). */
 int loop_run(struct loop *loop);
 
 /* The protocol's state for the connection (state_size bytes). */
 void *loop_state(struct loop_connection *connection);
-struct loop_connection *loop_connection_of(void *state);
+
+/* What a log line about the connection is about (log.h): its peer, and
+ * what the protocol says it is on. */
+struct log_subject loop_subject(struct loop_connection *connection);
 
 /* Queues bytes to send on the connection (written at once when the
  * socket takes them). Nothing happens on a closed connection. */

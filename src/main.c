@@ -328,7 +328,7 @@ int main(int argc, char **argv)
 		log_line("%s", error);
 		return 2;
 	}
-	options.allowed_peers = allowed_peers_parse(getenv("FCGI_WEB_SERVER_ADDRS"), error, sizeof error);
+	options.allowed_peers = listener_parse_allowed_peers(getenv("FCGI_WEB_SERVER_ADDRS"), error, sizeof error);
 	if (options.allowed_peers == NULL) {
 		log_line("%s", error);
 		return 2;
@@ -346,22 +346,22 @@ int main(int argc, char **argv)
 	}
 
 	int handed_over = 0;
-	if (options.listen_address != NULL && getenv("LISTEN_FDS") != NULL && (listen_fd = inherited_listener()) >= 0) {
+	if (options.listen_address != NULL && getenv("LISTEN_FDS") != NULL && (listen_fd = listener_inherited()) >= 0) {
 		/* An upgraded copy (SIGUSR2) takes over the socket of --listen. */
 		supervisor_block_signals();
 		log_line("took over %s (fd %d), store %s", options.listen_address, listen_fd, options.database.masked);
 		exit_code = supervise(listen_fd, &options, &handed_over);
-		if (is_unix_listener(listen_fd) && !handed_over)
+		if (listener_is_unix(listen_fd) && !handed_over)
 			unlink(options.listen_address);
 	} else if (options.listen_address != NULL) {
 		supervisor_block_signals();
-		listen_fd = bind_listener(options.listen_address, options.backlog, error, sizeof error);
+		listen_fd = listener_bind(options.listen_address, options.backlog, error, sizeof error);
 		if (listen_fd < 0) {
 			log_line("%s", error);
 			exit_code = 1;
 			goto done;
 		}
-		int is_unix = is_unix_listener(listen_fd);
+		int is_unix = listener_is_unix(listen_fd);
 		if (is_unix && options.uid != 0 && chown(options.listen_address, options.uid, options.gid) != 0) {
 			log_line("chown %s: %s", options.listen_address, strerror(errno));
 			exit_code = 1;
@@ -372,13 +372,13 @@ int main(int argc, char **argv)
 		/* After an upgrade the socket file is the new copy's. */
 		if (is_unix && !handed_over)
 			unlink(options.listen_address);
-	} else if ((listen_fd = inherited_listener()) >= 0) {
+	} else if ((listen_fd = listener_inherited()) >= 0) {
 		log_line("serving an inherited socket, store %s", options.database.masked);
 		exit_code = supervise(listen_fd, &options, &handed_over);
 	} else {
-		exit_code = run_cgi_request(&options);
+		exit_code = worker_run_cgi(&options);
 	}
 done:
-	allowed_peers_free(options.allowed_peers);
+	listener_free_allowed_peers(options.allowed_peers);
 	return exit_code;
 }

@@ -1,7 +1,7 @@
 /* percent.c: reading RFC 3986 percent-escapes in request paths and query parameters. */
 #include "percent.h"
 
-int hex_digit(char c)
+int percent_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';

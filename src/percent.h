@@ -3,6 +3,6 @@
 #define WEBAPI_PERCENT_H
 
 /* The value of one hexadecimal digit, or -1 for any other character. */
-int hex_digit(char c);
+int percent_hex_digit(char c);
 
 #endif

@@ -26,8 +26,8 @@ static void decode_path_part(const char *raw, size_t length, struct decoded_path
 	for (size_t i = 0; i < length && !path->malformed; i++) {
 		char c = raw[i];
 		if (c == '%') {
-			int high = i + 2 < length ? hex_digit(raw[i + 1]) : -1;
-			int low = i + 2 < length ? hex_digit(raw[i + 2]) : -1;
+			int high = i + 2 < length ? percent_hex_digit(raw[i + 1]) : -1;
+			int low = i + 2 < length ? percent_hex_digit(raw[i + 2]) : -1;
 			if (high < 0 || low < 0 || (high == 0 && low == 0)) {
 				path->malformed = 1;
 				return;
@@ -71,7 +71,7 @@ static const char *query_of(const struct http_request *request)
 	return mark ? mark + 1 : "";
 }
 
-struct route route_request(const struct http_request *request)
+struct route router_route(const struct http_request *request)
 {
 	struct route route = {ENDPOINT_NONE, 404, 0, query_of(request)};
 	struct decoded_path path;
@@ -124,7 +124,7 @@ static int parse_bounded(const char *text, size_t length, long long minimum, lon
 	return 0;
 }
 
-int parse_page_query(const char *query, struct order_page *page, char *error, size_t error_size)
+int router_parse_page_query(const char *query, struct order_page *page, char *error, size_t error_size)
 {
 	int seen_limit = 0, seen_offset = 0;
 	long long limit = CONTRACT_LIMIT, offset = CONTRACT_OFFSET;

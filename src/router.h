@@ -37,12 +37,12 @@ struct route {
  * from QUERY_STRING, else from REQUEST_URI after its '?'. A path with a
  * bad or NUL escape is 400; any path that is not an endpoint's, however
  * long, is 404; a known path with another method than GET or HEAD is 405. */
-struct route route_request(const struct http_request *request);
+struct route router_route(const struct http_request *request);
 
 /* Reads "limit=L&offset=O" for /orders. An absent or empty query is the
  * contract's default page; a missing parameter takes the contract's value
  * (limit 100, offset 1000). Returns 0, or -1 with a message naming the
  * parameter in error. */
-int parse_page_query(const char *query, struct order_page *page, char *error, size_t error_size);
+int router_parse_page_query(const char *query, struct order_page *page, char *error, size_t error_size);
 
 #endif

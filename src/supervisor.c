@@ -126,7 +126,7 @@ static struct worker *start_worker(struct supervisor *supervisor)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(0);
-		_exit(run_fastcgi_worker(supervisor->listen_fd, supervisor->options, worker->activity,
+		_exit(worker_run_fastcgi(supervisor->listen_fd, supervisor->options, worker->activity,
 					 &supervisor->board));
 	}
 	worker->pid = pid;

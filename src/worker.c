@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "fcgi.h"
 #include "handlers.h"
+#include "list.h"
 #include "loop.h"
 #include "log.h"
 #include "proc.h"
@@ -102,7 +103,7 @@ static int is_past_rss_limit(const struct options *options)
 }
 
 struct fastcgi_worker {
-	struct app *app;
+	struct handlers *app;
 	const struct options *options;
 	struct worker_activity *activity;
 	struct loop *loop;
@@ -111,22 +112,26 @@ struct fastcgi_worker {
 	unsigned long long reconnects_counted;
 };
 
-/* One request being answered: what its count and the slow-request log
- * need once its answer is written, now or when the database has answered. */
+/* What a request's count and the slow-request log need once its answer
+ * is written, now or when the database has answered. */
 struct answering {
 	long long started_us;
 	long long store_wait_before_us; /* the store's total wait when it started */
 	long long pending_since_us;	/* 0: answered without waiting in the loop */
 	enum status_route route;
-	char request[ACTIVITY_REQUEST_SIZE];
 };
 
-/* A request whose answer waits for the database: what sends it then. */
-struct pending_answer {
-	struct app_reply reply; /* first: the app hands this back */
+/* One request from its hand-over to its answer: the worker's part of the
+ * request context, in the memory fcgi keeps with the connection
+ * (fcgi_request_data), so no request allocates. It outlives a peer that
+ * goes away while the database answers: the loop frees a busy
+ * connection only once its request is done. */
+struct worker_request {
 	struct fastcgi_worker *worker;
 	struct fcgi_request *request;
+	struct handlers_request handling; /* its wait for the database */
 	struct answering answering;
+	char label[ACTIVITY_REQUEST_SIZE]; /* "METHOD URI" */
 };
 
 static enum status_route counted_route(enum endpoint endpoint)
@@ -149,10 +154,11 @@ static enum status_route counted_route(enum endpoint endpoint)
 /* A request's duration runs from its hand-over to serve_fcgi_request
  * to its answer written; the database's share is the store's wait over
  * that time, or the time its answer waited in the loop. */
-static void count_request(struct fastcgi_worker *worker, const struct answering *answering, int status)
+static void count_request(struct fastcgi_worker *worker, const struct answering *answering,
+			  const struct log_subject *about, int status)
 {
 	struct status_counters *counters = &worker->activity->counters;
-	const struct store_figures *store = app_store_figures(worker->app);
+	const struct store_figures *store = handlers_store_figures(worker->app);
 	long long now_us = monotonic_us();
 	long long duration_us = now_us - answering->started_us;
 
@@ -166,24 +172,30 @@ static void count_request(struct fastcgi_worker *worker, const struct answering 
 	status_add(&counters->slow_requests, 1);
 	long long store_us = answering->pending_since_us != 0 ? now_us - answering->pending_since_us
 							      : store->wait_us - answering->store_wait_before_us;
-	log_line("slow request: %s status %d took %lld ms: %lld ms waiting for the database, %lld ms in the worker",
-		 answering->request, status, duration_us / 1000, store_us / 1000, (duration_us - store_us) / 1000);
+	log_line_about(about,
+		       "slow request: status %d took %lld ms: %lld ms waiting for the database, %lld ms in the worker",
+		       status, duration_us / 1000, store_us / 1000, (duration_us - store_us) / 1000);
 }
 
-/* Sends the answer, and counts the request. */
-static void write_answer(struct fastcgi_worker *worker, struct fcgi_request *request, const struct answering *answering,
-			 const struct http_response *response)
+/* Sends the answer, and counts the request. What the count needs is
+ * copied first: the answer ends the request, and with it the context.
+ * The connection a log line names stays the loop's until the end of the
+ * turn (loop_request_done frees it with the turn's closes). */
+static void write_answer(struct worker_request *context, const struct http_response *response)
 {
+	struct fastcgi_worker *worker = context->worker;
+	struct answering answering = context->answering;
+	struct log_subject about = context->handling.about;
 	char head[256];
 	size_t head_length = format_response_head(response, head, sizeof head);
 
 	/* The label names what this worker is doing, for the status page and
 	 * a crash's log line: this request, from here to its answer. */
-	activity_set_request(worker->activity, answering->request);
-	fcgi_answer(request, head, head_length, response->is_head ? NULL : response->body,
+	activity_set_request(worker->activity, context->label);
+	fcgi_answer(context->request, head, head_length, response->is_head ? NULL : response->body,
 		    response->is_head ? 0 : response->body_length);
-	app_release_growth(worker->app);
-	count_request(worker, answering, response->status);
+	handlers_release_growth(worker->app);
+	count_request(worker, &answering, &about, response->status);
 	/* More workers than the database takes connections: the ones without
 	 * one answer 503 and step back, so the others take the requests. */
 	if (response->status == 503 && worker->loop != NULL)
@@ -194,12 +206,9 @@ static void write_answer(struct fastcgi_worker *worker, struct fcgi_request *req
 		stop_requested = 1;
 }
 
-static void send_pending_answer(struct app_reply *reply, const struct http_response *response)
+static void send_pending_answer(struct handlers_request *handling, const struct http_response *response)
 {
-	struct pending_answer *pending = (struct pending_answer *)reply;
-
-	write_answer(pending->worker, pending->request, &pending->answering, response);
-	free(pending);
+	write_answer(list_entry(handling, struct worker_request, handling), response);
 }
 
 /* "METHOD URI", cut to the label's room on a UTF-8 character's boundary:
@@ -217,9 +226,10 @@ static void label_request(const struct http_request *http, char *label, size_t s
 	text_end(&text);
 }
 
-static void serve_fcgi_request(void *context, struct fcgi_request *request)
+static void serve_fcgi_request(void *worker_context, struct fcgi_request *request)
 {
-	struct fastcgi_worker *worker = context;
+	struct fastcgi_worker *worker = worker_context;
+	struct worker_request *context = fcgi_request_data(request);
 	struct http_request http = {
 	    .method = fcgi_param(request, "REQUEST_METHOD"),
 	    .request_uri = fcgi_param(request, "REQUEST_URI"),
@@ -229,28 +239,28 @@ static void serve_fcgi_request(void *context, struct fcgi_request *request)
 	    .status_path = worker->options->status_path,
 	};
 	struct http_response response;
-	struct answering answering = {
-	    .started_us = monotonic_us(),
-	    .store_wait_before_us = app_store_figures(worker->app)->wait_us,
-	};
-	struct pending_answer *pending = worker->store_is_async ? malloc(sizeof *pending) : NULL;
 
-	label_request(&http, answering.request, sizeof answering.request);
-	activity_set_request(worker->activity, answering.request);
-	struct route route = route_request(&http);
+	context->worker = worker;
+	context->request = request;
+	context->handling.answered = send_pending_answer;
+	context->answering = (struct answering){
+	    .started_us = monotonic_us(),
+	    .store_wait_before_us = handlers_store_figures(worker->app)->wait_us,
+	};
+	label_request(&http, context->label, sizeof context->label);
+	activity_set_request(worker->activity, context->label);
+	fcgi_set_label(request, context->label);
+	context->handling.about = fcgi_subject(request);
+	struct route route = router_route(&http);
 	if (fcgi_is_too_large(request))
 		route = (struct route){.endpoint = ENDPOINT_NONE, .status = 413, .query = ""};
-	answering.route = counted_route(route.endpoint);
-	/* Without memory for a pending answer, the store is asked at once. */
-	if (pending != NULL) {
-		answering.pending_since_us = monotonic_us();
-		*pending = (struct pending_answer){{send_pending_answer}, worker, request, answering};
-	}
-	if (!app_handle(worker->app, &route, &response, pending ? &pending->reply : NULL))
+	context->answering.route = counted_route(route.endpoint);
+	if (worker->store_is_async)
+		context->answering.pending_since_us = monotonic_us();
+	if (handlers_handle(worker->app, &route, &response, &context->handling) == HANDLERS_PENDING)
 		return;
-	free(pending);
-	answering.pending_since_us = 0;
-	write_answer(worker, request, &answering, &response);
+	context->answering.pending_since_us = 0;
+	write_answer(context, &response);
 }
 
 /* The loop watches the database's socket as the store asks. */
@@ -288,7 +298,7 @@ static void install_worker_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-int run_fastcgi_worker(int listen_fd, const struct options *options, struct worker_activity *activity,
+int worker_run_fastcgi(int listen_fd, const struct options *options, struct worker_activity *activity,
 		       const struct status_board *board)
 {
 	char error[512] = "";
@@ -298,26 +308,26 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 
 	install_worker_signals();
 	pid_t supervisor = getppid();
-	worker.app = app_create(&options->database, error, sizeof error);
+	worker.app = handlers_create(&options->database, error, sizeof error);
 	if (worker.app == NULL) {
 		log_line("%s", error);
 		return EX_CONFIG;
 	}
 	if (error[0] != '\0')
 		log_line("%s", error); /* opened, but not usable yet (a database that is down) */
-	app_set_status_board(worker.app, board);
+	handlers_set_status_board(worker.app, board);
 	atomic_store_explicit(&activity->counters.process_requests, 0, memory_order_relaxed);
-	atomic_store_explicit(&activity->counters.store_down_since_ms, app_store_figures(worker.app)->down_since_ms,
-			      memory_order_relaxed);
+	atomic_store_explicit(&activity->counters.store_down_since_ms,
+			      handlers_store_figures(worker.app)->down_since_ms, memory_order_relaxed);
 	if (drop_privileges(options) != 0) {
-		app_destroy(worker.app);
+		handlers_destroy(worker.app);
 		return EX_CONFIG;
 	}
 	/* A change of credentials clears the parent-death signal the supervisor
 	 * set (prctl(2)): without it again, a worker that dropped root outlives
 	 * a supervisor killed with SIGKILL and keeps serving on its own. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != supervisor) {
-		app_destroy(worker.app);
+		handlers_destroy(worker.app);
 		return 0;
 	}
 	if (fcgi_init(error, sizeof error) != 0) {
@@ -330,6 +340,7 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	    .advertised_connections = (long)options->max_connections * options->workers,
 	    .serve = serve_fcgi_request,
 	    .context = &worker,
+	    .request_size = sizeof(struct worker_request),
 	};
 	struct loop_protocol protocol;
 	fcgi_protocol(&fcgi, &protocol);
@@ -356,7 +367,7 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 		goto done;
 	}
 	worker.loop = loop;
-	struct store *store = app_store(worker.app);
+	struct store *store = handlers_store(worker.app);
 	worker.store_is_async = store_is_async(store);
 	if (worker.store_is_async) {
 		struct loop_source source = {store_wants, store_ready, store};
@@ -364,29 +375,29 @@ int run_fastcgi_worker(int listen_fd, const struct options *options, struct work
 	}
 	/* Release: whoever sees it ready sees the figures reset above. */
 	atomic_store_explicit(&activity->ready, 1, memory_order_release);
-	exit_code = loop_run(loop);
+	exit_code = loop_run(loop) == 0 ? 0 : 1;
 done:
 	/* The store first: queries still in flight are answered (503) through
 	 * the loop, which must still be there. */
-	app_destroy(worker.app);
+	handlers_destroy(worker.app);
 	loop_destroy(loop);
 	log_flush_repeats();
 	return exit_code;
 }
 
-int run_cgi_request(const struct options *options)
+int worker_run_cgi(const struct options *options)
 {
 	char error[512];
 	struct http_response response;
 	char head[256];
 
-	struct app *app = app_create(&options->database, error, sizeof error);
+	struct handlers *app = handlers_create(&options->database, error, sizeof error);
 	if (app == NULL) {
 		log_line("%s", error);
 		return EX_CONFIG;
 	}
 	if (drop_privileges(options) != 0) {
-		app_destroy(app);
+		handlers_destroy(app);
 		return EX_CONFIG;
 	}
 	struct http_request http = {
@@ -397,14 +408,14 @@ int run_cgi_request(const struct options *options)
 	    .query_string = getenv("QUERY_STRING"),
 	    .status_path = options->status_path, /* no status board: 404 */
 	};
-	struct route route = route_request(&http);
-	app_handle(app, &route, &response, NULL);
+	struct route route = router_route(&http);
+	(void)handlers_handle(app, &route, &response, NULL); /* no request context: answered now */
 	size_t head_length = format_response_head(&response, head, sizeof head);
 	int failed = fwrite(head, 1, head_length, stdout) != head_length;
 	if (!response.is_head)
 		failed |= fwrite(response.body, 1, response.body_length, stdout) != response.body_length;
 	failed |= fflush(stdout) != 0;
-	app_destroy(app);
+	handlers_destroy(app);
 	if (failed) {
 		log_line("writing the response to stdout: %s", strerror(errno));
 		return 1;

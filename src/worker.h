@@ -15,10 +15,10 @@
  * SIGINT, SIGHUP) or until --max-requests, reporting into activity; the
  * status page reads every worker's record through board. Returns the
  * exit code. */
-int run_fastcgi_worker(int listen_fd, const struct options *options, struct worker_activity *activity,
+int worker_run_fastcgi(int listen_fd, const struct options *options, struct worker_activity *activity,
 		       const struct status_board *board);
 
 /* Answers the one request described by the CGI environment on stdout. */
-int run_cgi_request(const struct options *options);
+int worker_run_cgi(const struct options *options);
 
 #endif

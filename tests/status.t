@@ -149,7 +149,7 @@ locker=$!
 wait_until "[[ \$(pg_query \"SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(0.3)%' AND pid <> pg_backend_pid()\") == 1 ]]" 5
 like "$(fcgi_get "$SOCKET" /orders)" '^Status: 200 OK' "GET /orders waits for the locked table, then 200"
 wait "$locker"
-check "the slow request is logged" wait_for_log "$LOG" 'slow request: GET /orders status 200 took'
+check "the slow request is logged, naming its peer and GET /orders" wait_for_log "$LOG" 'slow request: status 200 took .*; peer [^,]+, request GET /orders$'
 line=$(grep 'slow request:' "$LOG")
 like "$line" 'took [0-9]+ ms: [0-9]+ ms waiting for the database, [0-9]+ ms in the worker' \
 	"with its duration and where the time went"

@@ -1,4 +1,4 @@
-/* fuzz_query.c: libFuzzer target for parse_page_query (router.c), which reads /orders?limit=L&offset=O. */
+/* fuzz_query.c: libFuzzer target for router_parse_page_query (router.c), which reads /orders?limit=L&offset=O. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	query[size - 1] = '\0';
 	memset(&page, 0xa5, sizeof page);
 	memset(error, 0x5a, error_size);
-	int result = parse_page_query(size == 1 ? NULL : query, &page, error, error_size);
+	int result = router_parse_page_query(size == 1 ? NULL : query, &page, error, error_size);
 	if (result == 0) {
 		if (page.is_default ? page.limit != 100 || page.offset != 1000
 				    : page.limit < 1 || page.limit > MAX_PAGE_LIMIT || page.offset < 0 ||
@@ -49,8 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct order_page again;
 			snprintf(canonical, sizeof canonical, "limit=%lld&offset=%lld", (long long)page.limit,
 				 (long long)page.offset);
-			if (parse_page_query(canonical, &again, error, error_size) != 0 || again.limit != page.limit ||
-			    again.offset != page.offset || again.is_default)
+			if (router_parse_page_query(canonical, &again, error, error_size) != 0 ||
+			    again.limit != page.limit || again.offset != page.offset || again.is_default)
 				abort();
 		}
 	} else if (result == -1) {

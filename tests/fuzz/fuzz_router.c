@@ -1,4 +1,5 @@
-/* fuzz_router.c: libFuzzer target for route_request (router.c), the parser every request's path and query go through. */
+/* fuzz_router.c: libFuzzer target for route_request (router.c), the parser every request's path and query go through.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,8 @@
 
 /* A --status-path as long as one may be, so the fuzzer also reaches the
  * longest path the router decodes. */
-static const char status_path[] = "/status/of/the/responder/for/the/operators/only/which/is/as/long/as/one/may/be/xxxxxxxxxxxxxxxxxxxxx";
+static const char status_path[] =
+    "/status/of/the/responder/for/the/operators/only/which/is/as/long/as/one/may/be/xxxxxxxxxxxxxxxxxxxxx";
 
 _Static_assert(sizeof status_path - 1 == MAX_STATUS_PATH, "the longest --status-path");
 
@@ -23,7 +25,7 @@ static int is_known_path(const char *path)
  * the request's path when it is known without decoding, else NULL. */
 static void check_route(const struct http_request *request, const char *path)
 {
-	struct route route = route_request(request);
+	struct route route = router_route(request);
 	const char *method = request->method;
 	int is_get = method != NULL && strcmp(method, "GET") == 0;
 	int is_head = method != NULL && strcmp(method, "HEAD") == 0;
@@ -66,12 +68,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fields[field] = cursor;
 		cursor += strlen(cursor) + 1;
 	}
-	struct http_request request = {
-	    .method = fields[0],
-	    .request_uri = fields[1],
-	    .script_name = fields[2],
-	    .path_info = fields[3],
-	    .status_path = status_path};
+	struct http_request request = {.method = fields[0],
+				       .request_uri = fields[1],
+				       .script_name = fields[2],
+				       .path_info = fields[3],
+				       .status_path = status_path};
 	const char *uri = request.request_uri;
 	char *path = NULL;
 	/* Without escapes, the path is REQUEST_URI up to its query. */

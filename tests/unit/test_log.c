@@ -33,6 +33,14 @@ static const char *end_capture(void)
 	return captured;
 }
 
+static int described;
+
+static void describe_peer(void *subject, char *out, size_t out_size)
+{
+	described++;
+	snprintf(out, out_size, "peer %s, request GET /orders\nforged", (const char *)subject);
+}
+
 static int count_lines(const char *text)
 {
 	int lines = 0;
@@ -73,6 +81,23 @@ int main(void)
 	log_flush_repeats();
 	text = end_capture();
 	OK(text[0] == '\0', "a count is written once");
+
+	/* A line about a peer names it at its end; a line counted formats none. */
+	struct log_subject about = {describe_peer, "192.0.2.7:40312"};
+	begin_capture();
+	log_line_about(&about, "closed a connection that sent %s", "bad records");
+	for (int i = 0; i < 1000; i++)
+		log_limited_about(&about, "reset a connection that took none of its answer %d", i);
+	log_line_about(NULL, "no subject");
+	log_flush_repeats();
+	text = end_capture();
+	OK(strstr(text, ": closed a connection that sent bad records; peer 192.0.2.7:40312, request GET "
+			"/orders\\nforged\n") != NULL,
+	   "a line about a connection ends with its peer and request, on one line: %s", text);
+	OK(described == 2, "and only written lines describe their subject (%d of 1,001)", described);
+	OK(strstr(text, ": no subject\n") != NULL, "a line with no subject has no suffix");
+	OK(strstr(text, ": reset a connection that took none of its answer 0 ... and 999 more like it") != NULL,
+	   "a count does not name the first line's peer for all of them");
 
 	/* The summary quotes the first 159 bytes: a cut after 158 splits the é. */
 	char long_line[200];

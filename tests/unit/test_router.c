@@ -5,7 +5,7 @@
 static struct route route(const char *method, const char *request_uri)
 {
 	struct http_request request = {.method = method, .request_uri = request_uri};
-	return route_request(&request);
+	return router_route(&request);
 }
 
 /* Where the request's path leads, for paths given every way a web server
@@ -14,7 +14,7 @@ static const char *endpoint_of(const char *request_uri, const char *script_name,
 {
 	struct http_request request = {
 	    .method = "GET", .request_uri = request_uri, .script_name = script_name, .path_info = path_info};
-	struct route routed = route_request(&request);
+	struct route routed = router_route(&request);
 	switch (routed.endpoint) {
 	case ENDPOINT_HELLO:
 		return "hello";
@@ -33,14 +33,14 @@ static const char *endpoint_of(const char *request_uri, const char *script_name,
 static const char *query_of(const char *request_uri, const char *query_string)
 {
 	struct http_request request = {.method = "GET", .request_uri = request_uri, .query_string = query_string};
-	return route_request(&request).query;
+	return router_route(&request).query;
 }
 
 static const char *page_error(const char *query)
 {
 	static char error[128];
 	struct order_page page;
-	return parse_page_query(query, &page, error, sizeof error) == 0 ? "(accepted)" : error;
+	return router_parse_page_query(query, &page, error, sizeof error) == 0 ? "(accepted)" : error;
 }
 
 int main(void)
@@ -80,7 +80,8 @@ int main(void)
 		static char long_path[4096];
 		memset(long_path, 'a', sizeof long_path - 1);
 		long_path[0] = '/';
-		IS_STRING(endpoint_of(long_path, NULL, NULL), "404", "a path of 4095 bytes is 404 like any unknown path");
+		IS_STRING(endpoint_of(long_path, NULL, NULL), "404",
+			  "a path of 4095 bytes is 404 like any unknown path");
 		long_path[2048] = '\0';
 		IS_STRING(endpoint_of(long_path, NULL, NULL), "404", "a path of 2048 bytes too");
 		memcpy(long_path + 3000, "%zz", 3);
@@ -89,41 +90,43 @@ int main(void)
 	}
 	{
 		struct http_request request = {.method = "GET", .request_uri = "/server-status?full"};
-		OK(route_request(&request).status == 404, "no --status-path: its path is any unknown path");
+		OK(router_route(&request).status == 404, "no --status-path: its path is any unknown path");
 		request.status_path = "/server-status";
-		struct route routed = route_request(&request);
+		struct route routed = router_route(&request);
 		OK(routed.endpoint == ENDPOINT_STATUS && strcmp(routed.query, "full") == 0,
 		   "--status-path /server-status: routed to the status page with its query");
 		request.request_uri = "/server-status/";
-		OK(route_request(&request).status == 404, "only the status path itself");
+		OK(router_route(&request).status == 404, "only the status path itself");
 		request.request_uri = "/server-status";
 		request.method = "POST";
-		OK(route_request(&request).status == 405, "POST to the status path is 405");
+		OK(router_route(&request).status == 405, "POST to the status path is 405");
 		static char long_status[MAX_STATUS_PATH + 1];
 		memset(long_status, 's', MAX_STATUS_PATH);
 		long_status[0] = '/';
 		request.method = "GET";
 		request.status_path = long_status;
 		request.request_uri = long_status;
-		OK(route_request(&request).endpoint == ENDPOINT_STATUS, "a status path of MAX_STATUS_PATH bytes");
+		OK(router_route(&request).endpoint == ENDPOINT_STATUS, "a status path of MAX_STATUS_PATH bytes");
 	}
 	IS_STRING(query_of("/orders?limit=5", NULL), "limit=5", "the query from REQUEST_URI");
 	IS_STRING(query_of("/orders?limit=5", "offset=1"), "offset=1", "QUERY_STRING wins when given");
 	IS_STRING(query_of("/orders", NULL), "", "no query at all is empty");
 
-	OK(parse_page_query(NULL, &page, error, sizeof error) == 0 && page.is_default, "no query: contract page");
-	OK(parse_page_query("", &page, error, sizeof error) == 0 && page.is_default, "empty query: contract page");
-	OK(parse_page_query("limit=5&offset=7", &page, error, sizeof error) == 0 && !page.is_default &&
+	OK(router_parse_page_query(NULL, &page, error, sizeof error) == 0 && page.is_default,
+	   "no query: contract page");
+	OK(router_parse_page_query("", &page, error, sizeof error) == 0 && page.is_default,
+	   "empty query: contract page");
+	OK(router_parse_page_query("limit=5&offset=7", &page, error, sizeof error) == 0 && !page.is_default &&
 	       page.limit == 5 && page.offset == 7,
 	   "limit and offset");
-	OK(parse_page_query("offset=0&limit=500", &page, error, sizeof error) == 0 && page.limit == 500 &&
+	OK(router_parse_page_query("offset=0&limit=500", &page, error, sizeof error) == 0 && page.limit == 500 &&
 	       page.offset == 0,
 	   "either order, the bounds included");
-	OK(parse_page_query("limit=10", &page, error, sizeof error) == 0 && page.offset == 1000,
+	OK(router_parse_page_query("limit=10", &page, error, sizeof error) == 0 && page.offset == 1000,
 	   "a missing offset is the contract's 1000");
-	OK(parse_page_query("offset=5", &page, error, sizeof error) == 0 && page.limit == 100,
+	OK(router_parse_page_query("offset=5", &page, error, sizeof error) == 0 && page.limit == 100,
 	   "a missing limit is the contract's 100");
-	OK(parse_page_query("offset=2147483647", &page, error, sizeof error) == 0 && page.offset == 2147483647LL,
+	OK(router_parse_page_query("offset=2147483647", &page, error, sizeof error) == 0 && page.offset == 2147483647LL,
 	   "offset 2^31-1 is allowed");
 	IS_STRING(page_error("limit=0"), "limit must be an integer from 1 to 500", "limit 0");
 	IS_STRING(page_error("limit=501"), "limit must be an integer from 1 to 500", "limit 501");
