@@ -18,7 +18,7 @@ _Static_assert(ACTIVITY_REQUEST_SIZE % 8 == 0, "the label is whole words");
 
 /* What a worker is doing, so the supervisor's watchdog can replace a
  * worker stuck in a request or one that stopped running, without the
- * worker paying a timer system call per request. Times are monotonic_ms()
+ * worker paying a timer system call per request. Times are clock_monotonic_ms()
  * (clock.h). Who writes each field is said beside it; every access is an
  * atomic one with the ordering named here (status.h says why relaxed
  * stores suffice for one writer). */

@@ -8,7 +8,7 @@
  * deadline. Inline so the PostgreSQL plugin has it without the executable
  * exporting it, and read through the vDSO, with no system call, so a
  * worker's loop can read it on every turn. */
-static inline long long monotonic_ms(void)
+static inline long long clock_monotonic_ms(void)
 {
 	struct timespec now;
 
@@ -17,7 +17,7 @@ static inline long long monotonic_ms(void)
 }
 
 /* The same clock in microseconds, for request durations. */
-static inline long long monotonic_us(void)
+static inline long long clock_monotonic_us(void)
 {
 	struct timespec now;
 

@@ -29,8 +29,8 @@ static void scheme_of(const char *url, char *out, size_t out_size)
 	out[length] = '\0';
 }
 
-int db_config_parse(const char *url, const char *default_sqlite_path, struct db_config *config, char *error,
-		    size_t error_size)
+int dsn_parse(const char *url, const char *default_sqlite_path, struct db_config *config, char *error,
+	      size_t error_size)
 {
 	memset(config, 0, sizeof *config);
 	if (url == NULL || *url == '\0') {
@@ -73,7 +73,7 @@ int db_config_parse(const char *url, const char *default_sqlite_path, struct db_
 	return -1;
 }
 
-int db_config_parse_statements(const char *value, struct db_config *config, char *error, size_t error_size)
+int dsn_parse_statements(const char *value, struct db_config *config, char *error, size_t error_size)
 {
 	if (value == NULL || *value == '\0') {
 		config->statements = DB_STATEMENTS_AUTO;

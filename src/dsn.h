@@ -35,11 +35,11 @@ struct db_config {
 
 /* Parses url (NULL or empty: the embedded default file default_sqlite_path).
  * Returns 0, or -1 with a reason in error. */
-int db_config_parse(const char *url, const char *default_sqlite_path, struct db_config *config, char *error,
-		    size_t error_size);
+int dsn_parse(const char *url, const char *default_sqlite_path, struct db_config *config, char *error,
+	      size_t error_size);
 
 /* Reads PG_STATEMENTS into config (NULL or empty: auto). Returns 0, or
  * -1 with a reason in error. */
-int db_config_parse_statements(const char *value, struct db_config *config, char *error, size_t error_size);
+int dsn_parse_statements(const char *value, struct db_config *config, char *error, size_t error_size);
 
 #endif

@@ -269,7 +269,7 @@ static int fill_order_slot(struct orders_page_tree *tree, const struct order_row
 {
 	char converted[ISO_TIMESTAMP_LENGTH + 1];
 
-	if (!row->created_at_is_iso && iso_timestamp_from_sql(row->created_at, converted) != 0) {
+	if (!row->created_at_is_iso && timefmt_from_sql(row->created_at, converted) != 0) {
 		log_limited_about(about, "order %lld: created_at '%.40s' is not a timestamp", (long long)row->id,
 				  row->created_at);
 		return -1;

@@ -179,7 +179,7 @@ static struct repeat_kind *find_kind(const char *format, long long now)
 static void vlog_limited(const struct log_subject *about, const char *format, va_list args)
 {
 	char message[LINE_SIZE];
-	long long now = monotonic_ms();
+	long long now = clock_monotonic_ms();
 	struct repeat_kind *kind = find_kind(format, now);
 
 	if (now - kind->window_start_ms < LOG_REPEAT_WINDOW_S * 1000LL) {
@@ -222,7 +222,7 @@ void log_limited_about(const struct log_subject *about, const char *format, ...)
 
 void log_flush_repeats(void)
 {
-	long long now = monotonic_ms();
+	long long now = clock_monotonic_ms();
 
 	for (int i = 0; i < REPEAT_KINDS; i++)
 		if (repeat_kinds[i].format != NULL)

@@ -154,7 +154,7 @@ static void set_phase(struct loop *loop, struct loop_connection *connection, enu
 	loop->kept_connections += kept - connection->counted_as_kept;
 	connection->counted_as_kept = kept;
 	connection->phase = phase;
-	connection->since_ms = monotonic_ms();
+	connection->since_ms = clock_monotonic_ms();
 	publish_gauges(loop);
 }
 
@@ -347,7 +347,7 @@ static void flush(struct loop *loop, struct loop_connection *connection)
 		}
 		connection->output_start += (size_t)written;
 		connection->output_length -= (size_t)written;
-		sending_append(loop, connection, monotonic_ms()); /* progress: its deadline starts again */
+		sending_append(loop, connection, clock_monotonic_ms()); /* progress: its deadline starts again */
 	}
 	free(connection->output);
 	connection->output = NULL;
@@ -375,7 +375,7 @@ void loop_send(struct loop_connection *connection, const void *bytes, size_t len
 		written = got > 0 ? (size_t)got : 0;
 		if (written == length)
 			return;
-		sending_append(loop, connection, monotonic_ms());
+		sending_append(loop, connection, clock_monotonic_ms());
 	}
 	queue_output(loop, connection, (const unsigned char *)bytes + written, length - written);
 }
@@ -561,7 +561,7 @@ void loop_request_done(struct loop_connection *connection, int keep)
 	 * else it closes it right after its answer: the web server has just
 	 * read that answer, and sends its next request on another
 	 * connection. */
-	connection->answered = keep && (!loop->stopping || still_lingering(loop, monotonic_ms()));
+	connection->answered = keep && (!loop->stopping || still_lingering(loop, clock_monotonic_ms()));
 	set_phase(loop, connection, LOOP_IDLE);
 	connection->end_at_once = keep && !connection->answered;
 	if (!connection->answered)
@@ -634,7 +634,7 @@ static void accept_connections(struct loop *loop)
 			log_limited("accept on fd %d: %s; pausing %d ms", loop->settings.listen_fd, strerror(errno),
 				    ACCEPT_PAUSE_MS);
 			stop_listening(loop);
-			loop->accept_paused_until = monotonic_ms() + ACCEPT_PAUSE_MS;
+			loop->accept_paused_until = clock_monotonic_ms() + ACCEPT_PAUSE_MS;
 			return;
 		}
 		struct loop_connection *connection = new_connection(loop, fd);
@@ -652,7 +652,7 @@ static void accept_connections(struct loop *loop)
 				      atomic_load_explicit(loop->settings.gauges.accepted, memory_order_relaxed) + 1,
 				      memory_order_relaxed);
 		list_append(&loop->idle, &connection->phase_link);
-		connection->since_ms = monotonic_ms();
+		connection->since_ms = clock_monotonic_ms();
 		publish_gauges(loop);
 		if (loop->open_connections > loop->settings.max_connections)
 			schedule_close(loop, room_maker(loop));
@@ -721,7 +721,7 @@ static void begin_stopping(struct loop *loop)
 {
 	stop_listening(loop);
 	loop->stopping = 1;
-	loop->stopping_since_ms = monotonic_ms();
+	loop->stopping_since_ms = clock_monotonic_ms();
 	loop->lingering =
 	    loop->settings.linger != NULL && atomic_load_explicit(loop->settings.linger, memory_order_acquire);
 	if (loop->lingering)
@@ -800,7 +800,7 @@ int loop_run(struct loop *loop)
 
 	start_listening(loop);
 	for (;;) {
-		long long now = monotonic_ms();
+		long long now = clock_monotonic_ms();
 		atomic_store_explicit(loop->settings.heartbeat_ms, now, memory_order_relaxed);
 		if (*loop->settings.stop && !loop->stopping)
 			begin_stopping(loop);

@@ -88,7 +88,7 @@ struct loop_source_wants {
 	int fd;		       /* -1: nothing to wait on */
 	unsigned events;       /* EPOLLIN, EPOLLOUT */
 	unsigned generation;   /* changes with each new connection */
-	long long deadline_ms; /* monotonic_ms(); 0: none */
+	long long deadline_ms; /* clock_monotonic_ms(); 0: none */
 };
 struct loop_source {
 	void (*want)(void *context, struct loop_source_wants *wants);

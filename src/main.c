@@ -319,12 +319,11 @@ int main(int argc, char **argv)
 		return 2;
 	if (check_descriptor_limit() != 0)
 		return 1;
-	if (db_config_parse(getenv("DATABASE_URL"), DEFAULT_DATABASE_PATH, &options.database, error, sizeof error) !=
-	    0) {
+	if (dsn_parse(getenv("DATABASE_URL"), DEFAULT_DATABASE_PATH, &options.database, error, sizeof error) != 0) {
 		log_line("%s", error);
 		return 2;
 	}
-	if (db_config_parse_statements(getenv("PG_STATEMENTS"), &options.database, error, sizeof error) != 0) {
+	if (dsn_parse_statements(getenv("PG_STATEMENTS"), &options.database, error, sizeof error) != 0) {
 		log_line("%s", error);
 		return 2;
 	}
@@ -350,7 +349,7 @@ int main(int argc, char **argv)
 		/* An upgraded copy (SIGUSR2) takes over the socket of --listen. */
 		supervisor_block_signals();
 		log_line("took over %s (fd %d), store %s", options.listen_address, listen_fd, options.database.masked);
-		exit_code = supervise(listen_fd, &options, &handed_over);
+		exit_code = supervisor_run(listen_fd, &options, &handed_over);
 		if (listener_is_unix(listen_fd) && !handed_over)
 			unlink(options.listen_address);
 	} else if (options.listen_address != NULL) {
@@ -368,13 +367,13 @@ int main(int argc, char **argv)
 			goto done;
 		}
 		log_line("listening on %s, store %s", options.listen_address, options.database.masked);
-		exit_code = supervise(listen_fd, &options, &handed_over);
+		exit_code = supervisor_run(listen_fd, &options, &handed_over);
 		/* After an upgrade the socket file is the new copy's. */
 		if (is_unix && !handed_over)
 			unlink(options.listen_address);
 	} else if ((listen_fd = listener_inherited()) >= 0) {
 		log_line("serving an inherited socket, store %s", options.database.masked);
-		exit_code = supervise(listen_fd, &options, &handed_over);
+		exit_code = supervisor_run(listen_fd, &options, &handed_over);
 	} else {
 		exit_code = worker_run_cgi(&options);
 	}

@@ -59,5 +59,5 @@ int pgsql_binary_timestamp(const char *bytes, size_t length, char *out)
 	int64_t milliseconds = microseconds / 1000 - (microseconds % 1000 < 0); /* towards the past */
 	/* timefmt.c refuses 'infinity' and '-infinity' (INT64_MAX and
 	 * INT64_MIN) with every year outside 1-9999. */
-	return iso_timestamp_from_unix_ms(milliseconds + POSTGRES_EPOCH_UNIX_MS, out);
+	return timefmt_from_unix_ms(milliseconds + POSTGRES_EPOCH_UNIX_MS, out);
 }

@@ -298,7 +298,7 @@ enum pgsql_connection_step pgsql_connection_start(struct pgsql_connection *conne
 	}
 	connection->state = PGSQL_CONNECTION_CONNECTING;
 	connection->polling = PGRES_POLLING_WRITING;
-	connection->connect_deadline_ms = monotonic_ms() + PGSQL_DEADLINE_MS;
+	connection->connect_deadline_ms = clock_monotonic_ms() + PGSQL_DEADLINE_MS;
 	return PGSQL_STEP_WAITING;
 }
 
@@ -343,13 +343,13 @@ void pgsql_connection_note_server_kind(struct pgsql_connection *connection)
 		connection->on_standby = on_standby;
 	}
 	if (!on_standby && connection->standby_search_ms == 0)
-		connection->standby_search_ms = monotonic_ms() + STANDBY_SEARCH_MS;
+		connection->standby_search_ms = clock_monotonic_ms() + STANDBY_SEARCH_MS;
 }
 
 int pgsql_connection_standby_search_due(const struct pgsql_connection *connection)
 {
 	return connection->state == PGSQL_CONNECTION_READY && connection->standby_search_ms != 0 &&
-	       monotonic_ms() >= connection->standby_search_ms;
+	       clock_monotonic_ms() >= connection->standby_search_ms;
 }
 
 static void note_working(struct pgsql_connection *connection)
@@ -358,7 +358,7 @@ static void note_working(struct pgsql_connection *connection)
 	if (connection->down_since_ms == 0)
 		return;
 	log_line("PostgreSQL %s: working again after %lld ms", connection->shown,
-		 monotonic_ms() - connection->down_since_ms);
+		 clock_monotonic_ms() - connection->down_since_ms);
 	connection->down_since_ms = 0;
 	connection->attempts_while_down = 0;
 }
@@ -385,7 +385,7 @@ static enum pgsql_connection_step become_ready(struct pgsql_connection *connecti
 enum pgsql_connection_step pgsql_connection_poll(struct pgsql_connection *connection, int readable, int writable,
 						 char *reason, size_t reason_size)
 {
-	if (monotonic_ms() >= connection->connect_deadline_ms) {
+	if (clock_monotonic_ms() >= connection->connect_deadline_ms) {
 		snprintf(reason, reason_size, "no connection within %d ms", PGSQL_DEADLINE_MS);
 		return attempt_failed(connection, reason, 1);
 	}
@@ -410,7 +410,7 @@ enum pgsql_connection_step pgsql_connection_poll(struct pgsql_connection *connec
  * not all knock at once. */
 void pgsql_connection_back_off(struct pgsql_connection *connection, const char *reason)
 {
-	long long now = monotonic_ms();
+	long long now = clock_monotonic_ms();
 
 	connection->attempts_while_down++;
 	if (connection->quiet) {

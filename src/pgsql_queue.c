@@ -137,7 +137,7 @@ int pgsql_queue_add(struct pgsql_queue *queue, const struct order_page *page, or
 	job->row_context = row_context;
 	job->done = done;
 	job->context = context;
-	job->deadline_ms = monotonic_ms() + PGSQL_DEADLINE_MS;
+	job->deadline_ms = clock_monotonic_ms() + PGSQL_DEADLINE_MS;
 	list_append(&queue->waiting, &job->link);
 	return 0;
 }
@@ -271,9 +271,10 @@ static int read_row(const PGresult *result, int row_index, int binary, const Oid
 		return -1;
 	for (int column = ORDERS_COLUMN_ID; column <= ORDERS_COLUMN_TOTAL_CENTS; column++) {
 		const char *value = PQgetvalue(result, row_index, column);
-		int failed = binary ? pgsql_binary_integer(types[column], value,
-							   (size_t)PQgetlength(result, row_index, column), &integers[column])
-				    : parse_int64(value, &integers[column]);
+		int failed =
+		    binary ? pgsql_binary_integer(types[column], value, (size_t)PQgetlength(result, row_index, column),
+						  &integers[column])
+			   : parse_int64(value, &integers[column]);
 		if (failed) {
 			if (binary && has_null(result, row_index, reason, reason_size))
 				return -1;
@@ -365,7 +366,7 @@ static int send_job(struct pgsql_queue *queue, struct pgsql_job *job)
 		return -1;
 	job->sent_named = job->kind == JOB_ORDERS && !sends_unnamed(queue);
 	if (job->deadline_ms == 0)
-		job->deadline_ms = monotonic_ms() + PGSQL_DEADLINE_MS;
+		job->deadline_ms = clock_monotonic_ms() + PGSQL_DEADLINE_MS;
 	job->batch = queue->batches_sent + 1;
 	queue->unsynced = 1;
 	list_append(&queue->sent, &job->link);
@@ -596,7 +597,7 @@ enum pgsql_queue_outcome pgsql_queue_progress(struct pgsql_queue *queue, int rea
 	if (PQstatus(pq) == CONNECTION_BAD)
 		goto lost;
 	struct pgsql_job *oldest = first_job(&queue->sent);
-	if (oldest != NULL && monotonic_ms() >= oldest->deadline_ms) {
+	if (oldest != NULL && clock_monotonic_ms() >= oldest->deadline_ms) {
 		snprintf(reason, reason_size, "no answer within %d ms, connection dropped", PGSQL_DEADLINE_MS);
 		return PGSQL_QUEUE_HUNG;
 	}

@@ -229,14 +229,14 @@ static void sum_up(const struct status_board *board, struct status_totals *total
 		status_raise(&board->shared->listen_queue_max, totals->listen_queue);
 		totals->listen_queue_max = atomic_load_explicit(&board->shared->listen_queue_max, memory_order_relaxed);
 	}
-	totals->uptime_ms = monotonic_ms() - board->shared->started_monotonic_ms;
+	totals->uptime_ms = clock_monotonic_ms() - board->shared->started_monotonic_ms;
 }
 
 static json_object *wall_time(long long wall_ms)
 {
 	char text[ISO_TIMESTAMP_LENGTH + 1];
 
-	return iso_timestamp_from_unix_ms(wall_ms, text) == 0 ? json_object_new_string(text) : NULL;
+	return timefmt_from_unix_ms(wall_ms, text) == 0 ? json_object_new_string(text) : NULL;
 }
 
 static json_object *count_or_null(int value)
@@ -338,7 +338,7 @@ static json_object *render_json(const struct status_board *board, const struct s
 	json_object_object_add(page, "store", store);
 	if (full) {
 		json_object *list = json_object_new_array();
-		long long now = monotonic_ms();
+		long long now = clock_monotonic_ms();
 		for (int i = 0; i < board->capacity; i++)
 			if (atomic_load_explicit(&board->workers[i].pid, memory_order_relaxed) > 0)
 				json_object_array_add(list, worker_entry(&board->workers[i], now));

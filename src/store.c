@@ -35,7 +35,7 @@ static long long wall_ms(void)
  * the calls return: two clock reads a query. */
 static enum store_status observed(struct store *store, long long started_us, enum store_status status)
 {
-	store->figures.wait_us += monotonic_us() - started_us;
+	store->figures.wait_us += clock_monotonic_us() - started_us;
 	if (status == STORE_UNAVAILABLE && store->figures.down_since_ms == 0)
 		store->figures.down_since_ms = wall_ms();
 	else if (status != STORE_UNAVAILABLE && store->figures.down_since_ms != 0) {
@@ -97,9 +97,9 @@ static const struct store_backend *backend_for(enum db_kind kind, char *error, s
 {
 	switch (kind) {
 	case DB_SQLITE:
-		return &sqlite_backend;
+		return &store_sqlite_backend;
 	case DB_POSTGRES:
-		return load_plugin("webapi-store-pgsql.so", "pgsql_backend", error, error_size);
+		return load_plugin("webapi-store-pgsql.so", "store_pgsql_backend", error, error_size);
 	}
 	snprintf(error, error_size, "no backend for store kind %d", (int)kind);
 	return NULL;
@@ -145,7 +145,7 @@ int store_check(const struct db_config *config, char *error, size_t error_size)
 enum store_status store_fetch_orders(struct store *store, const struct order_page *page, order_row_fn on_row,
 				     void *context)
 {
-	long long started_us = monotonic_us();
+	long long started_us = clock_monotonic_us();
 
 	return observed(store, started_us, store->backend->fetch_orders(store->handle, page, on_row, context));
 }
@@ -195,12 +195,12 @@ enum store_status store_start_orders(struct store *store, const struct order_pag
 
 	if (fetch == NULL)
 		return STORE_UNAVAILABLE;
-	*fetch = (struct observed_fetch){{NULL, NULL}, store, on_row, done, context, monotonic_us()};
+	*fetch = (struct observed_fetch){{NULL, NULL}, store, on_row, done, context, clock_monotonic_us()};
 	enum store_status status =
 	    store->backend->async->start_orders(store->handle, page, observe_row, observe_done, fetch);
 	if (status != STORE_PENDING) {
 		list_append(&store->spare_fetches, &fetch->link);
-		return observed(store, monotonic_us(), status);
+		return observed(store, clock_monotonic_us(), status);
 	}
 	return STORE_PENDING;
 }

@@ -52,7 +52,7 @@ struct store_wait {
 	int readable;	       /* wait until fd is readable */
 	int writable;	       /* or writable */
 	unsigned generation;   /* changes with each new connection */
-	long long deadline_ms; /* monotonic_ms() to call store_progress by; 0: none */
+	long long deadline_ms; /* clock_monotonic_ms() to call store_progress by; 0: none */
 };
 
 /* A backend that waits for its database inside the worker's event loop
@@ -89,9 +89,9 @@ struct store_backend {
 	const struct store_async *async; /* NULL: fetch_orders only */
 };
 
-extern const struct store_backend sqlite_backend;
-/* pgsql_backend lives in the plugin build/webapi-store-pgsql.so. */
-extern const struct store_backend pgsql_backend;
+extern const struct store_backend store_sqlite_backend;
+/* store_pgsql_backend lives in the plugin build/webapi-store-pgsql.so. */
+extern const struct store_backend store_pgsql_backend;
 
 /* NULL with a reason in error when the store cannot be used at all (no
  * plugin, a malformed connection string); a handle with a reason in error

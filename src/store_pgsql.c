@@ -185,7 +185,7 @@ static enum store_status queue_orders(struct pgsql_store *store, const struct or
 
 	if (connection->state == PGSQL_CONNECTION_DOWN) {
 		/* Backing off: no attempt, an answer at once. */
-		if (monotonic_ms() < connection->retry_at_ms)
+		if (clock_monotonic_ms() < connection->retry_at_ms)
 			return STORE_UNAVAILABLE;
 		start_connecting(store);
 		if (connection->state == PGSQL_CONNECTION_DOWN)
@@ -222,7 +222,8 @@ static void run_until(struct pgsql_store *store, const int *finished)
 			pgsql_queue_fail(&store->queue, &failed);
 			return;
 		}
-		long long timeout_ms = wait.deadline_ms != 0 ? wait.deadline_ms - monotonic_ms() : PGSQL_DEADLINE_MS;
+		long long timeout_ms =
+		    wait.deadline_ms != 0 ? wait.deadline_ms - clock_monotonic_ms() : PGSQL_DEADLINE_MS;
 		struct pollfd entry = {.fd = wait.fd,
 				       .events = (short)((wait.readable ? POLLIN : 0) | (wait.writable ? POLLOUT : 0))};
 		int ready = poll(&entry, 1, timeout_ms > 0 ? (int)timeout_ms : 0);
@@ -308,7 +309,7 @@ static void *pgsql_open(const struct db_config *config, char *error, size_t erro
 	}
 	pgsql_queue_init(&store->queue, connection, config->statements);
 	/* The back-off's jitter differs from worker to worker. */
-	srandom((unsigned)getpid() ^ (unsigned)monotonic_ms());
+	srandom((unsigned)getpid() ^ (unsigned)clock_monotonic_ms());
 	connection->quiet = 1;
 	start_connecting(store);
 	run_until(store, NULL);
@@ -325,7 +326,7 @@ static void *pgsql_open(const struct db_config *config, char *error, size_t erro
 	return store;
 }
 
-const struct store_backend pgsql_backend = {
+const struct store_backend store_pgsql_backend = {
     .open = pgsql_open,
     .fetch_orders = pgsql_fetch_orders,
     .close = pgsql_close,

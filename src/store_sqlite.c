@@ -163,7 +163,7 @@ static void *sqlite_open(const struct db_config *config, char *error, size_t err
 	}
 	snprintf(store->path, sizeof store->path, "%s", config->target);
 	if (open_database(store, error, error_size) != 0)
-		store->next_open_ms = monotonic_ms() + REOPEN_INTERVAL_MS;
+		store->next_open_ms = clock_monotonic_ms() + REOPEN_INTERVAL_MS;
 	return store;
 }
 
@@ -177,7 +177,7 @@ static int ensure_open(struct sqlite_store *store)
 
 	if (store->db != NULL)
 		return 0;
-	now = monotonic_ms();
+	now = clock_monotonic_ms();
 	if (now < store->next_open_ms)
 		return -1;
 	store->next_open_ms = now + REOPEN_INTERVAL_MS;
@@ -284,7 +284,7 @@ done:
 	return status;
 }
 
-const struct store_backend sqlite_backend = {
+const struct store_backend store_sqlite_backend = {
     .open = sqlite_open,
     .fetch_orders = sqlite_fetch_orders,
     .close = sqlite_close,

@@ -132,13 +132,13 @@ static struct worker *start_worker(struct supervisor *supervisor)
 	worker->pid = pid;
 	atomic_store_explicit(&worker->activity->pid, pid, memory_order_relaxed);
 	worker->retiring = 0;
-	worker->started_at_ms = monotonic_ms();
+	worker->started_at_ms = clock_monotonic_ms();
 	return worker;
 }
 
 static void fill_empty_positions(struct supervisor *supervisor)
 {
-	long long now = monotonic_ms();
+	long long now = clock_monotonic_ms();
 
 	for (int i = 0; i < supervisor->options->workers; i++) {
 		struct position *position = &supervisor->positions[i];
@@ -173,7 +173,7 @@ static void begin_stop(struct supervisor *supervisor, int exit_code)
 	supervisor->stopping = 1;
 	supervisor->exit_code = exit_code;
 	/* In-flight requests get the request timeout to finish. */
-	supervisor->stop_deadline_ms = monotonic_ms() + (supervisor->options->request_timeout + 1) * 1000LL;
+	supervisor->stop_deadline_ms = clock_monotonic_ms() + (supervisor->options->request_timeout + 1) * 1000LL;
 	for (int i = 0; i < supervisor->worker_capacity; i++) {
 		struct worker_activity *activity = supervisor->workers[i].activity;
 		atomic_store_explicit(&activity->retiring, supervisor->workers[i].pid > 0, memory_order_release);
@@ -199,7 +199,7 @@ static void describe_exit(int status, char *out, size_t out_size)
 static void schedule_restart(struct position *position, const struct worker *dead, int status)
 {
 	char how[128];
-	long long now = monotonic_ms();
+	long long now = clock_monotonic_ms();
 	long long lived = now - dead->started_at_ms;
 
 	position->restart_at_ms = now;
@@ -336,7 +336,7 @@ static int is_stopped(pid_t pid)
 static void replace_stuck_workers(struct supervisor *supervisor)
 {
 	long long limit_ms = supervisor->options->request_timeout * 1000LL;
-	long long now = monotonic_ms();
+	long long now = clock_monotonic_ms();
 	char why[96];
 
 	for (int i = 0; i < supervisor->worker_capacity; i++) {
@@ -425,7 +425,7 @@ static void notify_status(struct supervisor *supervisor)
 	}
 	sd_notifyf(0, "STATUS=%d workers (%d active), %llu requests, store %s", live_workers(supervisor), active,
 		   requests, store_down ? "down" : "up");
-	supervisor->status_due_ms = monotonic_ms() + STATUS_EVERY_MS;
+	supervisor->status_due_ms = clock_monotonic_ms() + STATUS_EVERY_MS;
 }
 
 /* WATCHDOG=1 only while every serving worker's loop turns: a responder
@@ -462,7 +462,7 @@ static void tell_predecessor(struct supervisor *supervisor)
 
 static void notify_systemd(struct supervisor *supervisor)
 {
-	long long now = monotonic_ms();
+	long long now = clock_monotonic_ms();
 
 	if (!supervisor->announced_ready && !supervisor->stopping && all_positions_ready(supervisor)) {
 		supervisor->announced_ready = 1;
@@ -657,7 +657,7 @@ static int allocate(struct supervisor *supervisor)
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	figures->started_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-	figures->started_monotonic_ms = monotonic_ms();
+	figures->started_monotonic_ms = clock_monotonic_ms();
 	figures->supervisor = getpid();
 	supervisor->board = (struct status_board){.shared = figures,
 						  .workers = activity,
@@ -669,7 +669,7 @@ static int allocate(struct supervisor *supervisor)
 	return 0;
 }
 
-int supervise(int listen_fd, const struct options *options, int *handed_over)
+int supervisor_run(int listen_fd, const struct options *options, int *handed_over)
 {
 	struct supervisor supervisor = {
 	    .options = options, .listen_fd = listen_fd, .successor_fd = -1, .predecessor_fd = predecessor_fd()};
@@ -694,7 +694,7 @@ int supervise(int listen_fd, const struct options *options, int *handed_over)
 			fill_empty_positions(&supervisor);
 		else if (live_workers(&supervisor) == 0)
 			break;
-		else if (monotonic_ms() >= supervisor.stop_deadline_ms)
+		else if (clock_monotonic_ms() >= supervisor.stop_deadline_ms)
 			signal_all(&supervisor, SIGKILL);
 		replace_stuck_workers(&supervisor);
 		sample_figures(&supervisor);

@@ -5,7 +5,7 @@
 #include "options.h"
 
 /* Holds the signals the supervisor takes (SIGCHLD, SIGTERM, SIGINT,
- * SIGHUP, SIGUSR2) for supervise() to collect: called before binding a socket, so a
+ * SIGHUP, SIGUSR2) for supervisor_run() to collect: called before binding a socket, so a
  * SIGTERM that arrives while starting up stops it cleanly instead of
  * killing it with the socket file left behind. */
 void supervisor_block_signals(void);
@@ -17,6 +17,6 @@ void supervisor_block_signals(void);
  * 1: the socket is the new copy's, not to be removed). Tells systemd
  * (NOTIFY_SOCKET) READY=1, STATUS=, RELOADING=1, STOPPING=1, MAINPID= and
  * WATCHDOG=1. Returns the process's exit code. */
-int supervise(int listen_fd, const struct options *options, int *handed_over);
+int supervisor_run(int listen_fd, const struct options *options, int *handed_over);
 
 #endif

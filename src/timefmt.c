@@ -37,7 +37,7 @@ static int is_real_date_time(const char *t)
 
 /* Pure text work on purpose: converting through struct tm and mktime would
  * read TZ, and the contract's value is the stored wall-clock time as UTC. */
-int iso_timestamp_from_sql(const char *sql_text, char *out)
+int timefmt_from_sql(const char *sql_text, char *out)
 {
 	const char *t = sql_text;
 
@@ -109,7 +109,7 @@ static char *put_two_digits(char *out, unsigned value)
 #define FIRST_DAY (-730119)
 #define LAST_DAY 2921939
 
-int iso_timestamp_from_unix_ms(long long unix_ms, char *out)
+int timefmt_from_unix_ms(long long unix_ms, char *out)
 {
 	long long days = unix_ms / MILLISECONDS_PER_DAY;
 	long long of_day = unix_ms % MILLISECONDS_PER_DAY;

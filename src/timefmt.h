@@ -10,12 +10,12 @@
  * are truncated, as JavaScript's Date does. Returns 0, or -1 for text that is
  * not such a timestamp (out is then left empty). out holds at least
  * ISO_TIMESTAMP_LENGTH + 1 bytes. */
-int iso_timestamp_from_sql(const char *sql_text, char *out);
+int timefmt_from_sql(const char *sql_text, char *out);
 
 /* Milliseconds since 1970-01-01 00:00:00 UTC (no leap seconds, as
  * CLOCK_REALTIME counts them) into "YYYY-MM-DDTHH:MM:SS.mmmZ", in pure
  * arithmetic (no gmtime, no TZ). Returns 0, or -1 for a year outside
  * 1-9999 (out is then left empty). out holds ISO_TIMESTAMP_LENGTH + 1 bytes. */
-int iso_timestamp_from_unix_ms(long long unix_ms, char *out);
+int timefmt_from_unix_ms(long long unix_ms, char *out);
 
 #endif

@@ -159,7 +159,7 @@ static void count_request(struct fastcgi_worker *worker, const struct answering 
 {
 	struct status_counters *counters = &worker->activity->counters;
 	const struct store_figures *store = handlers_store_figures(worker->app);
-	long long now_us = monotonic_us();
+	long long now_us = clock_monotonic_us();
 	long long duration_us = now_us - answering->started_us;
 
 	status_count_request(counters, answering->route, status, duration_us);
@@ -244,7 +244,7 @@ static void serve_fcgi_request(void *worker_context, struct fcgi_request *reques
 	context->request = request;
 	context->handling.answered = send_pending_answer;
 	context->answering = (struct answering){
-	    .started_us = monotonic_us(),
+	    .started_us = clock_monotonic_us(),
 	    .store_wait_before_us = handlers_store_figures(worker->app)->wait_us,
 	};
 	label_request(&http, context->label, sizeof context->label);
@@ -256,7 +256,7 @@ static void serve_fcgi_request(void *worker_context, struct fcgi_request *reques
 		route = (struct route){.endpoint = ENDPOINT_NONE, .status = 413, .query = ""};
 	context->answering.route = counted_route(route.endpoint);
 	if (worker->store_is_async)
-		context->answering.pending_since_us = monotonic_us();
+		context->answering.pending_since_us = clock_monotonic_us();
 	if (handlers_handle(worker->app, &route, &response, &context->handling) == HANDLERS_PENDING)
 		return;
 	context->answering.pending_since_us = 0;

@@ -1,4 +1,4 @@
-/* fuzz_dsn.c: libFuzzer target for db_config_parse (dsn.c) and pgsql_conninfo_describe (pgsql_conninfo.c): DATABASE_URL
+/* fuzz_dsn.c: libFuzzer target for dsn_parse (dsn.c) and pgsql_conninfo_describe (pgsql_conninfo.c): DATABASE_URL
  * in any shape, and no password in what gets logged. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -110,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct db_config *config = malloc(sizeof *config);
 	char *error = malloc(512);
 	char *password = libpq_password(url);
-	int result = db_config_parse(url, "/default/orders.db", config, error, 512);
+	int result = dsn_parse(url, "/default/orders.db", config, error, 512);
 	if (result == 0) {
 		if (memchr(config->target, '\0', sizeof config->target) == NULL ||
 		    memchr(config->masked, '\0', sizeof config->masked) == NULL)

@@ -1,4 +1,4 @@
-/* fuzz_timefmt.c: libFuzzer target for iso_timestamp_from_sql (timefmt.c), which reads every created_at the database
+/* fuzz_timefmt.c: libFuzzer target for timefmt_from_sql (timefmt.c), which reads every created_at the database
  * returns. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	memset(out, 'x', ISO_TIMESTAMP_LENGTH + 1);
-	int result = iso_timestamp_from_sql(text, out);
+	int result = timefmt_from_sql(text, out);
 	if (result == 0) {
 		/* YYYY-MM-DDTHH:MM:SS.mmmZ, the date and time copied, the
 		 * milliseconds the first three fraction digits (zero-filled). */

@@ -9,7 +9,7 @@ static char error[512];
 
 static int parse(const char *url)
 {
-	return db_config_parse(url, "/default/orders.db", &config, error, sizeof error);
+	return dsn_parse(url, "/default/orders.db", &config, error, sizeof error);
 }
 
 int main(void)
@@ -34,17 +34,14 @@ int main(void)
 	OK(parse("u:pa/ss@h") != 0 && strstr(error, "pa/ss") == NULL && strstr(error, "ss@h") == NULL,
 	   "so is text that is no URL at all: %s", error);
 
-	OK(db_config_parse_statements(NULL, &config, error, sizeof error) == 0 &&
-	       config.statements == DB_STATEMENTS_AUTO,
+	OK(dsn_parse_statements(NULL, &config, error, sizeof error) == 0 && config.statements == DB_STATEMENTS_AUTO,
 	   "PG_STATEMENTS unset: named statements until the server loses them");
-	OK(db_config_parse_statements("unnamed", &config, error, sizeof error) == 0 &&
+	OK(dsn_parse_statements("unnamed", &config, error, sizeof error) == 0 &&
 	       config.statements == DB_STATEMENTS_UNNAMED,
 	   "PG_STATEMENTS=unnamed");
-	OK(db_config_parse_statements("named", &config, error, sizeof error) == 0 &&
-	       config.statements == DB_STATEMENTS_NAMED,
+	OK(dsn_parse_statements("named", &config, error, sizeof error) == 0 && config.statements == DB_STATEMENTS_NAMED,
 	   "PG_STATEMENTS=named");
-	OK(db_config_parse_statements("Unnamed ", &config, error, sizeof error) != 0 &&
-	       strstr(error, "unnamed") != NULL,
+	OK(dsn_parse_statements("Unnamed ", &config, error, sizeof error) != 0 && strstr(error, "unnamed") != NULL,
 	   "another value is refused, naming the choices: %s", error);
 
 	DONE_TESTING();

@@ -10,13 +10,13 @@
 static const char *iso(const char *sql_text)
 {
 	static char out[ISO_TIMESTAMP_LENGTH + 1];
-	return iso_timestamp_from_sql(sql_text, out) == 0 ? out : "(rejected)";
+	return timefmt_from_sql(sql_text, out) == 0 ? out : "(rejected)";
 }
 
 static const char *iso_ms(long long unix_ms)
 {
 	static char out[ISO_TIMESTAMP_LENGTH + 1];
-	return iso_timestamp_from_unix_ms(unix_ms, out) == 0 ? out : "(rejected)";
+	return timefmt_from_unix_ms(unix_ms, out) == 0 ? out : "(rejected)";
 }
 
 /* A point in time agrees with gmtime_r, the formatter the status page used
