@@ -17,7 +17,7 @@ struct list {
 
 /* The structure a link is embedded in, as nginx's ngx_queue_data and the
  * kernel's container_of: the link's member name says which list it is. */
-#define list_entry(link, type, member) ((type *)(void *)((char *)(link) - offsetof(type, member)))
+#define list_entry(link, type, member) ((type *)(void *)((char *)(link)-offsetof(type, member)))
 
 static inline int list_is_empty(const struct list *list)
 {
