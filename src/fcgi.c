@@ -176,7 +176,7 @@ static void end_output(void)
 
 void *fcgi_request_data(struct fcgi_request *request)
 {
-	return list_entry(request, struct fcgi_connection, request)->data;
+	return container_of(request, struct fcgi_connection, request)->data;
 }
 
 void fcgi_set_label(struct fcgi_request *request, const char *label)

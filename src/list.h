@@ -15,9 +15,14 @@ struct list {
 	struct list_link *head, *tail; /* oldest, newest; both NULL when empty */
 };
 
-/* The structure a link is embedded in, as nginx's ngx_queue_data and the
- * kernel's container_of: the link's member name says which list it is. */
-#define list_entry(link, type, member) ((type *)(void *)((char *)(link)-offsetof(type, member)))
+/* The structure member is embedded in, as the kernel's container_of: how
+ * one layer's part of a context finds the whole without a cast that
+ * relies on member order. */
+#define container_of(pointer, type, member) ((type *)(void *)((char *)(pointer)-offsetof(type, member)))
+
+/* The structure a link is embedded in, as nginx's ngx_queue_data: the
+ * link's member name says which list it is. */
+#define list_entry(link, type, member) container_of(link, type, member)
 
 static inline int list_is_empty(const struct list *list)
 {

@@ -103,7 +103,7 @@ static int is_past_rss_limit(const struct options *options)
 }
 
 struct fastcgi_worker {
-	struct handlers *app;
+	struct handlers *handlers;
 	const struct options *options;
 	struct worker_activity *activity;
 	struct loop *loop;
@@ -158,7 +158,7 @@ static void count_request(struct fastcgi_worker *worker, const struct answering 
 			  const struct log_subject *about, int status)
 {
 	struct status_counters *counters = &worker->activity->counters;
-	const struct store_figures *store = handlers_store_figures(worker->app);
+	const struct store_figures *store = handlers_store_figures(worker->handlers);
 	long long now_us = clock_monotonic_us();
 	long long duration_us = now_us - answering->started_us;
 
@@ -190,11 +190,14 @@ static void write_answer(struct worker_request *context, const struct http_respo
 	size_t head_length = format_response_head(response, head, sizeof head);
 
 	/* The label names what this worker is doing, for the status page and
-	 * a crash's log line: this request, from here to its answer. */
-	activity_set_request(worker->activity, context->label);
+	 * a crash's log line: this request, from here to its answer. An answer
+	 * that waited for the database may follow other requests' labels; one
+	 * answered at once still has the label serve_fcgi_request wrote. */
+	if (answering.pending_since_us != 0)
+		activity_set_request(worker->activity, context->label);
 	fcgi_answer(context->request, head, head_length, response->is_head ? NULL : response->body,
 		    response->is_head ? 0 : response->body_length);
-	handlers_release_growth(worker->app);
+	handlers_release_growth(worker->handlers);
 	count_request(worker, &answering, &about, response->status);
 	/* More workers than the database takes connections: the ones without
 	 * one answer 503 and step back, so the others take the requests. */
@@ -208,7 +211,7 @@ static void write_answer(struct worker_request *context, const struct http_respo
 
 static void send_pending_answer(struct handlers_request *handling, const struct http_response *response)
 {
-	write_answer(list_entry(handling, struct worker_request, handling), response);
+	write_answer(container_of(handling, struct worker_request, handling), response);
 }
 
 /* "METHOD URI", cut to the label's room on a UTF-8 character's boundary:
@@ -245,7 +248,7 @@ static void serve_fcgi_request(void *worker_context, struct fcgi_request *reques
 	context->handling.answered = send_pending_answer;
 	context->answering = (struct answering){
 	    .started_us = clock_monotonic_us(),
-	    .store_wait_before_us = handlers_store_figures(worker->app)->wait_us,
+	    .store_wait_before_us = handlers_store_figures(worker->handlers)->wait_us,
 	};
 	label_request(&http, context->label, sizeof context->label);
 	activity_set_request(worker->activity, context->label);
@@ -257,7 +260,7 @@ static void serve_fcgi_request(void *worker_context, struct fcgi_request *reques
 	context->answering.route = counted_route(route.endpoint);
 	if (worker->store_is_async)
 		context->answering.pending_since_us = clock_monotonic_us();
-	if (handlers_handle(worker->app, &route, &response, &context->handling) == HANDLERS_PENDING)
+	if (handlers_handle(worker->handlers, &route, &response, &context->handling) == HANDLERS_PENDING)
 		return;
 	context->answering.pending_since_us = 0;
 	write_answer(context, &response);
@@ -308,26 +311,26 @@ int worker_run_fastcgi(int listen_fd, const struct options *options, struct work
 
 	install_worker_signals();
 	pid_t supervisor = getppid();
-	worker.app = handlers_create(&options->database, error, sizeof error);
-	if (worker.app == NULL) {
+	worker.handlers = handlers_create(&options->database, error, sizeof error);
+	if (worker.handlers == NULL) {
 		log_line("%s", error);
 		return EX_CONFIG;
 	}
 	if (error[0] != '\0')
 		log_line("%s", error); /* opened, but not usable yet (a database that is down) */
-	handlers_set_status_board(worker.app, board);
+	handlers_set_status_board(worker.handlers, board);
 	atomic_store_explicit(&activity->counters.process_requests, 0, memory_order_relaxed);
 	atomic_store_explicit(&activity->counters.store_down_since_ms,
-			      handlers_store_figures(worker.app)->down_since_ms, memory_order_relaxed);
+			      handlers_store_figures(worker.handlers)->down_since_ms, memory_order_relaxed);
 	if (drop_privileges(options) != 0) {
-		handlers_destroy(worker.app);
+		handlers_destroy(worker.handlers);
 		return EX_CONFIG;
 	}
 	/* A change of credentials clears the parent-death signal the supervisor
 	 * set (prctl(2)): without it again, a worker that dropped root outlives
 	 * a supervisor killed with SIGKILL and keeps serving on its own. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != supervisor) {
-		handlers_destroy(worker.app);
+		handlers_destroy(worker.handlers);
 		return 0;
 	}
 	if (fcgi_init(error, sizeof error) != 0) {
@@ -367,7 +370,7 @@ int worker_run_fastcgi(int listen_fd, const struct options *options, struct work
 		goto done;
 	}
 	worker.loop = loop;
-	struct store *store = handlers_store(worker.app);
+	struct store *store = handlers_store(worker.handlers);
 	worker.store_is_async = store_is_async(store);
 	if (worker.store_is_async) {
 		struct loop_source source = {store_wants, store_ready, store};
@@ -379,7 +382,7 @@ int worker_run_fastcgi(int listen_fd, const struct options *options, struct work
 done:
 	/* The store first: queries still in flight are answered (503) through
 	 * the loop, which must still be there. */
-	handlers_destroy(worker.app);
+	handlers_destroy(worker.handlers);
 	loop_destroy(loop);
 	log_flush_repeats();
 	return exit_code;
@@ -391,13 +394,13 @@ int worker_run_cgi(const struct options *options)
 	struct http_response response;
 	char head[256];
 
-	struct handlers *app = handlers_create(&options->database, error, sizeof error);
-	if (app == NULL) {
+	struct handlers *handlers = handlers_create(&options->database, error, sizeof error);
+	if (handlers == NULL) {
 		log_line("%s", error);
 		return EX_CONFIG;
 	}
 	if (drop_privileges(options) != 0) {
-		handlers_destroy(app);
+		handlers_destroy(handlers);
 		return EX_CONFIG;
 	}
 	struct http_request http = {
@@ -409,13 +412,13 @@ int worker_run_cgi(const struct options *options)
 	    .status_path = options->status_path, /* no status board: 404 */
 	};
 	struct route route = router_route(&http);
-	(void)handlers_handle(app, &route, &response, NULL); /* no request context: answered now */
+	(void)handlers_handle(handlers, &route, &response, NULL); /* no request context: answered now */
 	size_t head_length = format_response_head(&response, head, sizeof head);
 	int failed = fwrite(head, 1, head_length, stdout) != head_length;
 	if (!response.is_head)
 		failed |= fwrite(response.body, 1, response.body_length, stdout) != response.body_length;
 	failed |= fflush(stdout) != 0;
-	handlers_destroy(app);
+	handlers_destroy(handlers);
 	if (failed) {
 		log_line("writing the response to stdout: %s", strerror(errno));
 		return 1;
