@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 #include <json-c/printbuf.h>
 
+#include "digits.h"
 #include "log.h"
 #include "store.h"
 #include "timefmt.h"
@@ -60,51 +61,6 @@ struct handlers {
 	const struct status_board *status_board;
 };
 
-/* Writes number's digits at the end of a buffer that ends at end; returns
- * where they start. json-c formatted each integer with snprintf, whose
- * format parsing was a large share of an /orders request (callgrind). */
-static char *digits_before(char *end, int64_t number)
-{
-	/* Two digits a division: half the divisions of one at a time. */
-	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-				    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-				    "8081828384858687888990919293949596979899";
-	uint64_t magnitude = number < 0 ? 0 - (uint64_t)number : (uint64_t)number;
-
-	while (magnitude >= 100) {
-		const char *pair = pairs + 2 * (magnitude % 100);
-		magnitude /= 100;
-		*--end = pair[1];
-		*--end = pair[0];
-	}
-	if (magnitude >= 10) {
-		*--end = pairs[2 * magnitude + 1];
-		*--end = pairs[2 * magnitude];
-	} else {
-		*--end = (char)('0' + magnitude);
-	}
-	if (number < 0)
-		*--end = '-';
-	return end;
-}
-
-/* The most characters an int64_t takes, its sign included. */
-#define INTEGER_ROOM 20
-
-/* Writes number at at, and garbage after it up to INTEGER_ROOM bytes
- * (what follows is written over it); returns the end of the number. The
- * copy has a fixed size: two moves, where a call of memcpy for the digits'
- * length, or a loop counting them first, made each integer cost several
- * times more (callgrind). */
-static char *put_integer(char *at, int64_t number)
-{
-	char digits[2 * INTEGER_ROOM] = {0};
-	char *start = digits_before(digits + INTEGER_ROOM, number);
-
-	memcpy(at, start, INTEGER_ROOM);
-	return at + (digits + INTEGER_ROOM - start);
-}
-
 static char *put_text(char *at, const char *text, size_t length)
 {
 	memcpy(at, text, length);
@@ -134,7 +90,7 @@ static int reserve(struct printbuf *out, size_t room)
 
 /* The most an order takes besides its two strings: the keys (63 bytes
  * with the comma and json-c's NUL) and three integers. */
-#define ORDER_ROOM (64 + 3 * INTEGER_ROOM)
+#define ORDER_ROOM (64 + 3 * DIGITS_INT64_ROOM)
 
 /* One order, after a comma unless it is the first, as json-c would write
  * it under JSON_FLAGS, the keys in the contract's order. Each string is
@@ -152,11 +108,11 @@ static int put_order(struct printbuf *out, const struct order_fields *fields, in
 	if (!is_first)
 		*at++ = ',';
 	at = PUT_LITERAL(at, "{\"id\":");
-	at = put_integer(at, fields->id);
+	at = digits_put_int64(at, fields->id);
 	at = PUT_LITERAL(at, ",\"customer_id\":");
-	at = put_integer(at, fields->customer_id);
+	at = digits_put_int64(at, fields->customer_id);
 	at = PUT_LITERAL(at, ",\"total_cents\":");
-	at = put_integer(at, fields->total_cents);
+	at = digits_put_int64(at, fields->total_cents);
 	at = PUT_LITERAL(at, ",\"status\":");
 	at = put_text(at, status, status_length);
 	at = PUT_LITERAL(at, ",\"created_at\":");
@@ -240,9 +196,15 @@ static int make_more_slots(struct orders_page_tree *tree)
  * as they are, and a response must be valid JSON whatever a row holds. */
 static int is_utf8(const unsigned char *text, size_t length)
 {
-	/* Statuses are ASCII: a byte at a time with no decoding, which
-	 * costs many times a byte's test for each character. */
+	/* Statuses are ASCII: eight bytes at a time while no byte has its
+	 * high bit, then a byte at a time, with no decoding, which costs
+	 * many times a byte's test for each character. */
 	size_t at = 0;
+	for (uint64_t word; at + sizeof word <= length; at += sizeof word) {
+		memcpy(&word, text + at, sizeof word);
+		if (word & 0x8080808080808080u)
+			break;
+	}
 	while (at < length && text[at] < 0x80)
 		at++;
 	while (at < length) {

@@ -1,7 +1,10 @@
 /* timefmt.c: the contract's ISO 8601 timestamps, from the database's text or from a point in time. */
 #include "timefmt.h"
 
+#include <stdint.h>
 #include <string.h>
+
+#include "digits.h"
 
 static int is_digits(const char *text, int count)
 {
@@ -74,40 +77,36 @@ int timefmt_from_sql(const char *sql_text, char *out)
 	return 0;
 }
 
-/* Days since 2000-03-01 to a proleptic Gregorian date, in 400-year eras
- * (after H. Hinnant's civil_from_days), in 32-bit arithmetic: PostgreSQL's
- * binary timestamps come here once a row, and 64-bit divisions cost as
- * much as the rest of the row's decoding. days is at least -730,119
- * (0001-01-01). */
-static void civil_from_days(int days, int *year, int *month, int *day)
+/* Days since 1970-01-01 (at least FIRST_DAY) to a proleptic Gregorian
+ * date, after C. Neri and L. Schneider, "Euclidean affine functions and
+ * their application to calendar algorithms" (2022): the year, month and
+ * day come from multiplications and shifts in 32-bit arithmetic, with two
+ * divisions by constants, where Hinnant's civil_from_days has eight.
+ * PostgreSQL's binary timestamps come here once a row of /orders. */
+static void civil_from_days(int days, unsigned *year, unsigned *month, unsigned *day)
 {
-	/* Shifted into eras counted from 0000-03-01: never negative here. */
-	unsigned shifted = (unsigned)(days + 730425);
-	unsigned era = shifted / 146097;
-	unsigned day_of_era = shifted - era * 146097;
-	unsigned year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
-	unsigned day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-	unsigned month_index = (5 * day_of_year + 2) / 153;
+	/* Counted from 400 * 82 years before year 0's March 1, a whole
+	 * number of 400-year cycles: never negative from year 1 on. */
+	enum { SHIFT_CYCLES = 82, SHIFT_DAYS = 719468 + 146097 * SHIFT_CYCLES, SHIFT_YEARS = 400 * SHIFT_CYCLES };
+	uint32_t shifted = (uint32_t)(days + SHIFT_DAYS);
+	uint32_t century_quarters = 4 * shifted + 3;
+	uint32_t century = century_quarters / 146097;
+	uint32_t day_of_century = century_quarters % 146097 / 4;
+	uint64_t year_product = (uint64_t)2939745 * (4 * day_of_century + 3);
+	uint32_t year_of_century = (uint32_t)(year_product >> 32);
+	uint32_t day_of_year = (uint32_t)year_product / 2939745 / 4; /* from March 1 */
+	uint32_t month_product = 2141 * day_of_year + 197913;
+	uint32_t is_january_or_february = day_of_year >= 306;
 
-	*day = (int)(day_of_year - (153 * month_index + 2) / 5 + 1);
-	*month = (int)(month_index < 10 ? month_index + 3 : month_index - 9);
-	*year = (int)(year_of_era + era * 400) + (*month <= 2);
-}
-
-/* value < 100; a field of a timestamp, without a loop. */
-static char *put_two_digits(char *out, unsigned value)
-{
-	out[0] = (char)('0' + value / 10);
-	out[1] = (char)('0' + value % 10);
-	return out + 2;
+	*year = 100 * century + year_of_century - SHIFT_YEARS + is_january_or_february;
+	*month = (month_product >> 16) - 12 * is_january_or_february;
+	*day = (month_product & 0xffff) / 2141 + 1;
 }
 
 #define MILLISECONDS_PER_DAY 86400000LL
-/* Counted from 2000-01-01 (day 0 of civil_from_days' count), which is
- * 10,957 days after 1970-01-01: the first and last days of years 1 and 9999. */
-#define DAYS_1970_TO_2000 10957
-#define FIRST_DAY (-730119)
-#define LAST_DAY 2921939
+/* Days since 1970-01-01 of the first and last days of years 1 and 9999. */
+#define FIRST_DAY (-719162)
+#define LAST_DAY 2932896
 
 int timefmt_from_unix_ms(long long unix_ms, char *out)
 {
@@ -119,32 +118,26 @@ int timefmt_from_unix_ms(long long unix_ms, char *out)
 		of_day += MILLISECONDS_PER_DAY;
 		days--;
 	}
-	days -= DAYS_1970_TO_2000;
 	if (days < FIRST_DAY || days > LAST_DAY)
 		return -1;
-	int year, month, day;
+	unsigned year, month, day;
 	civil_from_days((int)days, &year, &month, &day);
 
-	/* Two digits at a time, and the time of day from seconds: a row of
-	 * /orders formats one of these, and a division per digit showed. */
+	/* A row of /orders formats one of these: two digits at a time from
+	 * digits.h's table, into a fixed template whose punctuation is
+	 * already in place. */
 	unsigned milliseconds = (unsigned)of_day % 1000;
 	unsigned seconds = (unsigned)of_day / 1000;
-	char *cursor = put_two_digits(out, (unsigned)year / 100);
-	cursor = put_two_digits(cursor, (unsigned)year % 100);
-	*cursor++ = '-';
-	cursor = put_two_digits(cursor, (unsigned)month);
-	*cursor++ = '-';
-	cursor = put_two_digits(cursor, (unsigned)day);
-	*cursor++ = 'T';
-	cursor = put_two_digits(cursor, seconds / 3600);
-	*cursor++ = ':';
-	cursor = put_two_digits(cursor, seconds / 60 % 60);
-	*cursor++ = ':';
-	cursor = put_two_digits(cursor, seconds % 60);
-	*cursor++ = '.';
-	*cursor++ = (char)('0' + milliseconds / 100);
-	cursor = put_two_digits(cursor, milliseconds % 100);
-	*cursor++ = 'Z';
-	*cursor = '\0';
+	unsigned minutes = seconds / 60;
+	memcpy(out, "0000-00-00T00:00:00.000Z", ISO_TIMESTAMP_LENGTH + 1);
+	digits_put_pair(out, year / 100);
+	digits_put_pair(out + 2, year % 100);
+	digits_put_pair(out + 5, month);
+	digits_put_pair(out + 8, day);
+	digits_put_pair(out + 11, minutes / 60);
+	digits_put_pair(out + 14, minutes % 60);
+	digits_put_pair(out + 17, seconds % 60);
+	out[20] = (char)('0' + milliseconds / 100);
+	digits_put_pair(out + 21, milliseconds % 100);
 	return 0;
 }

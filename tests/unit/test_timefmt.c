@@ -20,10 +20,10 @@ static const char *iso_ms(long long unix_ms)
 }
 
 /* A point in time agrees with gmtime_r, the formatter the status page used
- * before, on every day of the years around 1970 and 2000. */
+ * before, on every day of years 1 to 9999. */
 static int agrees_with_gmtime(void)
 {
-	for (long long day = -800; day < 12000; day++) {
+	for (long long day = -719162; day <= 2932896; day++) {
 		long long unix_ms = day * 86400000LL + 3723456;
 		long long milliseconds = (unix_ms % 1000 + 1000) % 1000;
 		time_t seconds = (time_t)((unix_ms - milliseconds) / 1000);
@@ -34,6 +34,27 @@ static int agrees_with_gmtime(void)
 			 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, (int)milliseconds);
 		if (strcmp(iso_ms(unix_ms), expected) != 0) {
 			fprintf(stderr, "# day %lld: %s, gmtime says %s\n", day, iso_ms(unix_ms), expected);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Every second of one day, each with its own milliseconds, agrees with
+ * gmtime_r: the time of day is written apart from the date. */
+static int every_second_agrees_with_gmtime(void)
+{
+	for (long long second = 0; second < 86400; second++) {
+		long long milliseconds = second * 7 % 1000;
+		long long unix_ms = 1700000000000LL - 1700000000000LL % 86400000 + second * 1000 + milliseconds;
+		time_t seconds = (time_t)(unix_ms / 1000);
+		struct tm utc;
+		char expected[64];
+		gmtime_r(&seconds, &utc);
+		snprintf(expected, sizeof expected, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+			 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, (int)milliseconds);
+		if (strcmp(iso_ms(unix_ms), expected) != 0) {
+			fprintf(stderr, "# second %lld: %s, gmtime says %s\n", second, iso_ms(unix_ms), expected);
 			return 0;
 		}
 	}
@@ -77,6 +98,7 @@ int main(void)
 	IS_STRING(iso_ms(253402300799999LL), "9999-12-31T23:59:59.999Z", "the last millisecond of year 9999");
 	IS_STRING(iso_ms(253402300800000LL), "(rejected)", "year 10000 is refused");
 	IS_STRING(iso_ms(-62135596800001LL), "(rejected)", "year 0 is refused");
-	OK(agrees_with_gmtime(), "every day from 1967 to 2002 agrees with gmtime_r");
+	OK(agrees_with_gmtime(), "every day of years 1 to 9999 agrees with gmtime_r");
+	OK(every_second_agrees_with_gmtime(), "every second of a day in 2023 agrees with gmtime_r");
 	DONE_TESTING();
 }
