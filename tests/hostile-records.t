@@ -137,6 +137,23 @@ padding() { # ADDRESS LABEL
 	watch_end "$label: padding"
 }
 
+# Parameters the worker reads, sent twice or beside names that begin as
+# theirs: the first of a name counts, as libfcgi's FCGX_GetParam has it,
+# and a longer name is another parameter.
+parameters() { # ADDRESS LABEL
+	local address=$1 label=$2 out
+	out=$("$PEER" "$address" begin param REQUEST_METHOD=GET param REQUEST_URI_X=/ param QUERY_STRINGS=limit=7 \
+		param REQUEST_URI=/orders param QUERY_STRING=limit=2 param REQUEST_URI=/ param QUERY_STRING=limit=5 \
+		param REQUEST_METHOD=POST params end-params end-stdin send answer 5 "$TEST_TMP/q")
+	like "$out" '^end id=1 protocol=0 status=200' "$label: REQUEST_URI, QUERY_STRING and REQUEST_METHOD sent twice: answered"
+	is "$(body_of "$TEST_TMP/q" | grep -o '"id"' | wc -l)" 2 \
+		"$label: ... as the first of each says (GET /orders?limit=2), not REQUEST_URI_X or QUERY_STRINGS"
+	out=$("$PEER" "$address" begin param REQUEST_METHOD=GET param SCRIPT_NAME=/orders param PATH_INFO= \
+		param SCRIPT_NAME=/ params end-params end-stdin send answer 5 "$TEST_TMP/q")
+	like "$out" '^end id=1 protocol=0 status=200' "$label: no REQUEST_URI, SCRIPT_NAME sent twice: answered"
+	is "$(body_of "$TEST_TMP/q" | grep -o '"id"' | wc -l)" 100 "$label: ... for the first SCRIPT_NAME, /orders"
+}
+
 ORDERS=$(expected_orders_json "$DB" 100 1000)
 EXPECTED_CONNS=$((WORKERS * CAP))
 FLAGS=(--workers "$WORKERS" --max-connections "$CAP" --request-timeout 3 --keepalive-timeout 5)
@@ -145,6 +162,7 @@ all_of_it() { # ADDRESS LABEL
 	management "$1" "$2"
 	rejected "$1" "$2"
 	padding "$1" "$2"
+	parameters "$1" "$2"
 	kill -TERM "$SUPERVISOR"
 }
 start_responder records-unix "${FLAGS[@]}"
