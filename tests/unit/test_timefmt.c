@@ -19,45 +19,42 @@ static const char *iso_ms(long long unix_ms)
 	return timefmt_from_unix_ms(unix_ms, out) == 0 ? out : "(rejected)";
 }
 
-/* A point in time agrees with gmtime_r, the formatter the status page used
- * before, on every day of years 1 to 9999. */
+/* Whether timefmt_from_unix_ms writes unix_ms as gmtime_r, the formatter
+ * the status page used before, and printf would; says so on stderr if not. */
+static int agrees_with_gmtime_at(long long unix_ms)
+{
+	long long milliseconds = (unix_ms % 1000 + 1000) % 1000;
+	time_t seconds = (time_t)((unix_ms - milliseconds) / 1000);
+	struct tm utc;
+	char expected[64];
+
+	gmtime_r(&seconds, &utc);
+	snprintf(expected, sizeof expected, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+		 utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, (int)milliseconds);
+	if (strcmp(iso_ms(unix_ms), expected) == 0)
+		return 1;
+	fprintf(stderr, "# %lld ms: %s, gmtime says %s\n", unix_ms, iso_ms(unix_ms), expected);
+	return 0;
+}
+
+/* Every day of years 1 to 9999, at one time of day. */
 static int agrees_with_gmtime(void)
 {
-	for (long long day = -719162; day <= 2932896; day++) {
-		long long unix_ms = day * 86400000LL + 3723456;
-		long long milliseconds = (unix_ms % 1000 + 1000) % 1000;
-		time_t seconds = (time_t)((unix_ms - milliseconds) / 1000);
-		struct tm utc;
-		char expected[64];
-		gmtime_r(&seconds, &utc);
-		snprintf(expected, sizeof expected, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-			 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, (int)milliseconds);
-		if (strcmp(iso_ms(unix_ms), expected) != 0) {
-			fprintf(stderr, "# day %lld: %s, gmtime says %s\n", day, iso_ms(unix_ms), expected);
+	for (long long day = -719162; day <= 2932896; day++)
+		if (!agrees_with_gmtime_at(day * 86400000LL + 3723456))
 			return 0;
-		}
-	}
 	return 1;
 }
 
-/* Every second of one day, each with its own milliseconds, agrees with
- * gmtime_r: the time of day is written apart from the date. */
+/* Every second of one day, each with its own milliseconds: the time of day
+ * is written apart from the date. */
 static int every_second_agrees_with_gmtime(void)
 {
-	for (long long second = 0; second < 86400; second++) {
-		long long milliseconds = second * 7 % 1000;
-		long long unix_ms = 1700000000000LL - 1700000000000LL % 86400000 + second * 1000 + milliseconds;
-		time_t seconds = (time_t)(unix_ms / 1000);
-		struct tm utc;
-		char expected[64];
-		gmtime_r(&seconds, &utc);
-		snprintf(expected, sizeof expected, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-			 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, (int)milliseconds);
-		if (strcmp(iso_ms(unix_ms), expected) != 0) {
-			fprintf(stderr, "# second %lld: %s, gmtime says %s\n", second, iso_ms(unix_ms), expected);
+	long long midnight = 1700000000000LL - 1700000000000LL % 86400000;
+
+	for (long long second = 0; second < 86400; second++)
+		if (!agrees_with_gmtime_at(midnight + second * 1000 + second * 7 % 1000))
 			return 0;
-		}
-	}
 	return 1;
 }
 
